@@ -1,0 +1,1 @@
+"""One module per `gen` subcommand; cli.py imports them lazily."""

@@ -52,7 +52,7 @@ class Reason:
 Rule = Callable[[Candidate], list[Reason]]
 
 
-def _v(text: str):  # noqa: ANN202 - short alias for cached version parsing
+def _v(text: str):
     return knowledge.version(text)
 
 

@@ -167,7 +167,7 @@ def _check(doc: Located, schema: dict[str, Any], value: Any, path: Path) -> Any:
         for option in schema["anyOf"]:
             try:
                 return _check(doc, option, value, path)
-            except Exception as exc:  # noqa: BLE001 - collect and report the closest
+            except Exception as exc:
                 errors.append(exc)
         # prefer the error of the option whose type matched
         for option, exc in zip(schema["anyOf"], errors, strict=True):

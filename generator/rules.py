@@ -8,11 +8,13 @@ suggestion that works. No rule touches the network or the file system.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cache
+from typing import NamedTuple
 
 from generator import knowledge
 from generator.candidate import Candidate
-from generator.smoke.archs import binary_runs_on, cubin_runs_on, parse_cc
+from generator.smoke.archs import binary_runs_on, cubin_runs_on
+from generator.smoke.archs import parse_cc as _parse_cc
 
 # code -> what it means (README and `gen plan --help` list these).
 REASON_CODES: dict[str, str] = {
@@ -36,8 +38,7 @@ REASON_CODES: dict[str, str] = {
 FA_BUILD_ARCHS: dict[int, str] = {80: "11.0", 90: "11.8", 100: "12.8", 120: "12.8"}
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(NamedTuple):
     code: str
     message: str
     suggestion: str | None = None
@@ -52,10 +53,14 @@ class Reason:
 Rule = Callable[[Candidate], list[Reason]]
 
 
+parse_cc = cache(_parse_cc)
+
+
 def _v(text: str):
     return knowledge.version(text)
 
 
+@cache
 def build_archs(cc: str) -> list[int]:
     """The FLASH_ATTN_CUDA_ARCHS values a build needs so that `cc` has a cubin (8.9 -> [80])."""
     return [arch for arch in FA_BUILD_ARCHS if cubin_runs_on(arch, cc)][:1]

@@ -99,10 +99,10 @@ def rule_torch(c: Candidate) -> list[Reason]:
 
 def _suggest_cuda_base(c: Candidate, builds: tuple[str, ...]) -> str:
     """A tag of the same family whose CUDA matches a build torch has, nearest first."""
-    want = _v(c.base.cuda_minor)
-    nearest = min(builds, key=lambda t: abs(float(_v(knowledge.cuda_of_tag(t)).release[1])
-                                           - want.release[1]) + 100 * abs(
-        _v(knowledge.cuda_of_tag(t)).release[0] - want.release[0]))
+    def distance(tag: str) -> int:  # cu118 vs 12.6: |118 - 126|
+        return abs(int(tag[2:]) - int(knowledge.cuda_tag(c.base.cuda_minor)[2:]))
+
+    nearest = min(builds, key=distance)
     cuda = knowledge.cuda_of_tag(nearest)
     if c.base.torch:
         tag = c.base.tag.replace(f"cuda{c.base.cuda}", f"cuda{cuda}", 1)

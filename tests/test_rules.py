@@ -7,7 +7,13 @@ import itertools
 import pytest
 
 from generator import knowledge
-from generator.rules import REASON_CODES, build_archs, releases_with_wheel, wheel_filename, wheel_gap
+from generator.rules import (
+    REASON_CODES,
+    build_archs,
+    releases_with_wheel,
+    wheel_filename,
+    wheel_gap,
+)
 from generator.smoke.archs import binary_runs_on, cubin_runs_on, ptx_runs_on
 from tests.helpers import codes, only, plan_of
 
@@ -204,7 +210,9 @@ def test_nvidia_cuda_base_takes_matching_torch_build_and_os_python():
 
 
 def test_every_reason_code_is_documented_and_used_by_some_test():
-    source = open(__file__, encoding="utf-8").read()
+    from pathlib import Path
+
+    source = Path(__file__).read_text(encoding="utf-8")
     for code in REASON_CODES:
         if code in ("resource-missing", "wheel-url-mismatch"):
             continue  # produced from the lock / user URLs, tested with gen verify

@@ -79,6 +79,7 @@ class Flake:
     env: dict[str, str]
     nix: str
     system: str
+    stand_in: Path
 
     def run(self, *args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run([self.nix, *args], cwd=self.repo, env=self.env,
@@ -88,7 +89,7 @@ class Flake:
         """`nix <command...>` with nixpkgs overridden by the stand-in; no lock file is written;
         `args` go after the options (after `--` for nix run)."""
         return self.run(*command, "--no-write-lock-file", "--override-input", "nixpkgs",
-                        f"path:{self.repo / STAND_IN}", *args)
+                        f"path:{self.stand_in}", *args)
 
     def eval_json(self, attr: str):
         result = self.flake("eval", f".#{attr}", "--json")
@@ -139,7 +140,7 @@ def flake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flake]:
         subprocess.run([git, *args], cwd=repo, env=env, check=True, capture_output=True)
     system = subprocess.run([nix, "eval", "--raw", "--impure", "--expr", "builtins.currentSystem"],
                             env=env, capture_output=True, text=True, check=True).stdout
-    yield Flake(repo, env, nix, system)
+    yield Flake(repo, env, nix, system, repo / STAND_IN)
     # Store paths are read-only: make them writable so the temp dir can go.
     subprocess.run(["chmod", "-R", "u+w", str(base)], check=False)
     shutil.rmtree(base, ignore_errors=True)
@@ -247,3 +248,25 @@ def test_lib_variants_are_plans_kept_variants(flake):
             assert v[key] == plan[v["id"]][key], (v["id"], key)
     by_id = flake.eval_json("lib.variantsById")
     assert by_id == {v["id"]: v for v in variants}
+
+
+@pytest.mark.parametrize(("variants", "message"), [
+    (None, "generated/variants.json is missing: run `gen render`"),
+    ({"schema_version": 2, "variants": []}, "schema_version 2, this flake reads 1"),
+])
+def test_lib_variants_explains_a_missing_or_newer_file(flake, tmp_path, variants, message):
+    repo = tmp_path / "repo"
+    for rel in ("flake.nix", "pyproject.toml"):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(flake.repo / rel, repo / rel)
+    if variants is not None:
+        (repo / "generated").mkdir()
+        (repo / VARIANTS_JSON).write_text(json.dumps(variants))
+    # A path: flake (no git), so nix sees every file without a commit.
+    other = Flake(repo, flake.env, flake.nix, flake.system, flake.stand_in)
+    result = other.flake("eval", f"path:{repo}#lib.variants", "--json")
+    assert result.returncode != 0
+    assert message in result.stderr
+    # The rest of the flake does not need the file.
+    version = other.flake("eval", f"path:{repo}#packages.{flake.system}.gen.version", "--json")
+    assert json.loads(version.stdout) == __version__, version.stderr

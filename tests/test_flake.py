@@ -21,7 +21,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -80,6 +79,14 @@ class Flake:
     nix: str
     system: str
     stand_in: Path
+    pyproject: dict
+
+    def requirements(self, extra: str | None = None) -> set[str]:
+        """PEP 503 names of pyproject.toml's dependencies, or of one extra's."""
+        project = self.pyproject["project"]
+        reqs = project["optional-dependencies"][extra] if extra else project["dependencies"]
+        return {re.sub(r"[-_.]+", "-", re.match(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*", r)
+                       .group(0).strip()).lower() for r in reqs}
 
     def run(self, *args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run([self.nix, *args], cwd=self.repo, env=self.env,
@@ -102,13 +109,35 @@ class Flake:
         return Path(json.loads(result.stdout)[0]["outputs"]["out"])
 
 
+def nix_env(base: Path) -> dict[str, str]:
+    """Environment for nix: a private store, state, HOME and config under base."""
+    home, store = base / "home", base / "nix"
+    home.mkdir()
+    registry = base / "registry.json"
+    registry.write_text('{"flakes": [], "version": 2}')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NIX_", "XDG_", "GIT_"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+               XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local/share"),
+               XDG_STATE_HOME=str(home / ".local/state"))
+    env["NIX_CONFIG"] = "\n".join([
+        "experimental-features = nix-command flakes",
+        # A local store of our own: no daemon, no nixbld users, no sandbox, nothing downloaded.
+        f"store = local?store={store}/store&state={store}/var&log={store}/log",
+        "build-users-group =",
+        "sandbox = false",
+        "substituters =",
+        f"flake-registry = {registry}",
+    ])
+    return env
+
+
 @pytest.fixture(scope="session")
 def flake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flake]:
     nix = require_tool("nix")
     git = require_tool("git")
     base = tmp_path_factory.mktemp("flake")
-    repo, home = base / "repo", base / "home"
-    home.mkdir()
+    env = nix_env(base)
+    repo = base / "repo"
     for rel in source_files(ROOT):
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, repo / rel)
@@ -116,31 +145,25 @@ def flake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flake]:
         # Before `gen render` exists, nothing writes the file; afterwards it must be committed.
         assert not RENDER_LANDED, f"{VARIANTS_JSON} is missing: run `gen render` and commit it"
         write_plan_variants(repo / VARIANTS_JSON)
-    # The stand-in's "python" is this interpreter (it has gen's dependencies).
-    (repo / STAND_IN / "host.json").write_text(json.dumps({"python": sys.executable}))
-    registry = base / "registry.json"
-    registry.write_text('{"flakes": [], "version": 2}')
-    store = base / "nix"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("NIX_", "XDG_", "GIT_"))}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-               XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local/share"),
-               XDG_STATE_HOME=str(home / ".local/state"))
-    env["NIX_CONFIG"] = "\n".join([
-        "experimental-features = nix-command flakes",
-        # A private local store: no daemon, no nixbld users, no sandbox; nothing downloaded.
-        f"store = local?store={store}/store&state={store}/var&log={store}/log",
-        "build-users-group =",
-        "sandbox = false",
-        "substituters =",
-        f"flake-registry = {registry}",
-    ])
+
+    def nix_eval(expr: str) -> str:
+        return subprocess.run([nix, "eval", "--impure", "--json", "--expr", expr], env=env,
+                              capture_output=True, text=True, check=True).stdout
+
+    system = json.loads(nix_eval("builtins.currentSystem"))
+    # pyproject.toml as Nix's TOML parser reads it (Python 3.10 has no tomllib).
+    pyproject = json.loads(nix_eval(f"builtins.fromTOML (builtins.readFile "
+                                    f"{repo / 'pyproject.toml'})"))
+    flake = Flake(repo, env, nix, system, repo / STAND_IN, pyproject)
+    # The stand-in's "python" is this interpreter (it has gen's dependencies), and it offers a
+    # package for each of gen's requirements.
+    names = sorted(flake.requirements() | flake.requirements("test"))
+    (repo / STAND_IN / "host.json").write_text(
+        json.dumps({"python": sys.executable, "pythonPackages": names}))
     git_id = ["-c", "user.name=gen tests", "-c", "user.email=tests@localhost"]
     for args in (["init", "-q"], ["add", "-A"], [*git_id, "commit", "-q", "-m", "snapshot"]):
         subprocess.run([git, *args], cwd=repo, env=env, check=True, capture_output=True)
-    system = subprocess.run([nix, "eval", "--raw", "--impure", "--expr", "builtins.currentSystem"],
-                            env=env, capture_output=True, text=True, check=True).stdout
-    yield Flake(repo, env, nix, system, repo / STAND_IN)
+    yield flake
     # Store paths are read-only: make them writable so the temp dir can go.
     subprocess.run(["chmod", "-R", "u+w", str(base)], check=False)
     shutil.rmtree(base, ignore_errors=True)
@@ -177,7 +200,8 @@ def test_outputs_exist_for_every_system(flake):
 
 def test_package_metadata_comes_from_pyproject(flake):
     pkg = f"packages.{flake.system}"
-    assert flake.eval_json(f"{pkg}.gen.version") == metadata.version("gen") == __version__
+    version = flake.pyproject["project"]["version"]
+    assert flake.eval_json(f"{pkg}.gen.version") == version == __version__
     assert flake.eval_json(f"{pkg}.gen.pname") == "gen"
     assert flake.eval_json(f"{pkg}.gen.meta.mainProgram") == "gen"
     assert flake.eval_json(f"{pkg}.default.drvPath") == flake.eval_json(f"{pkg}.gen.drvPath")
@@ -189,21 +213,11 @@ def _names(recorded: Path) -> set[str]:
             for p in recorded.read_text().split()}
 
 
-def _requirements(extra: str | None) -> set[str]:
-    reqs = metadata.requires("gen") or []
-    names = set()
-    for req in reqs:
-        marker = req.split(";", 1)[1] if ";" in req else ""
-        if (extra is None and not marker) or (extra and f'extra == "{extra}"' in marker):
-            names.add(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", req).group(0).lower())
-    return names
-
-
 def test_package_dependencies_follow_pyproject(flake):
     out = flake.build(f"packages.{flake.system}.gen")
-    assert _names(out / "nix-support/dependencies") == _requirements(None)
+    assert _names(out / "nix-support/dependencies") == flake.requirements()
     checks = _names(out / "nix-support/check-inputs")
-    assert checks == {"pytest-check-hook"} | (_requirements("test") - {"ruff"})
+    assert checks == {"pytest-check-hook"} | (flake.requirements("test") - {"ruff"})
 
 
 def test_check_phase_deselects_network_gpu_and_integration_tests(flake):
@@ -234,7 +248,7 @@ def test_dev_shell_has_python_deps_tox_and_ruff(flake):
     assert {"tox", "ruff"} <= _names(shell / "nix-support/packages")
     env = next(Path(p) for p in paths if p.endswith("-python3-env"))
     assert _names(env / "nix-support/packages") == (
-        _requirements(None) | _requirements("test")) - {"ruff"}
+        flake.requirements() | flake.requirements("test")) - {"ruff"}
     assert (env / "bin/python3").exists()
 
 
@@ -263,7 +277,7 @@ def test_lib_variants_explains_a_missing_or_newer_file(flake, tmp_path, variants
         (repo / "generated").mkdir()
         (repo / VARIANTS_JSON).write_text(json.dumps(variants))
     # A path: flake (no git), so nix sees every file without a commit.
-    other = Flake(repo, flake.env, flake.nix, flake.system, flake.stand_in)
+    other = Flake(repo, flake.env, flake.nix, flake.system, flake.stand_in, flake.pyproject)
     result = other.flake("eval", f"path:{repo}#lib.variants", "--json")
     assert result.returncode != 0
     assert message in result.stderr

@@ -2,14 +2,17 @@
 # real derivation built by /bin/sh with the host's coreutils (the tests turn the sandbox off).
 { system }:
 let
-  # tests/test_flake.py writes host.json into ITS COPY of this directory: the absolute path of
-  # the Python that runs the tests, which has gen's dependencies installed. The stand-in's
-  # "python" is that interpreter; without host.json it is whatever python3 is on PATH.
+  # tests/test_flake.py writes host.json into ITS COPY of this directory: `python`, the
+  # absolute path of the Python that runs the tests (it has gen's dependencies installed), and
+  # `pythonPackages`, the PEP 503 names of gen's requirements, so a dependency added to
+  # pyproject.toml needs no edit here. The stand-in's "python" is that interpreter; without
+  # host.json it is whatever python3 is on PATH.
   hostJson = ./host.json;
-  hostPython =
+  host =
     if builtins.pathExists hostJson
-    then (builtins.fromJSON (builtins.readFile hostJson)).python
-    else "python3";
+    then builtins.fromJSON (builtins.readFile hostJson)
+    else { };
+  hostPython = host.python or "python3";
 
   binPath = deps: builtins.concatStringsSep ":" (map (d: "${d}/bin") deps ++ [ "/usr/bin" "/bin" ]);
 
@@ -32,7 +35,7 @@ let
   pyNames = [
     "setuptools" "click" "jinja2" "pyyaml" "packaging" "httpx"
     "pytest" "pytest-timeout" "hypothesis"
-  ];
+  ] ++ host.pythonPackages or [ ];
 
   # buildPythonApplication: asserts the arguments a pyproject build needs, "installs" the
   # package directories listed in src/pyproject.toml, writes one wrapper per [project.scripts]

@@ -64,6 +64,7 @@
         default = {
           type = "app";
           program = "${self.packages.${system}.gen}/bin/gen";
+          meta.description = project.description;
         };
       });
 

@@ -150,7 +150,6 @@ class FlashAttnTable(NamedTuple):
     releases: dict[str, FlashAttnRelease]
     build_env: dict[str, str]
     build_requires: tuple[str, ...]
-    min_compute_capability: str
 
     def release(self, fa_version: str) -> FlashAttnRelease | None:
         return self.releases.get(fa_version)
@@ -197,7 +196,6 @@ def flash_attn_table() -> FlashAttnTable:
         releases=releases,
         build_env=dict(data["build_env"]),
         build_requires=tuple(data["build_requires"]),
-        min_compute_capability=str(data["min_compute_capability"]),
     )
 
 
@@ -205,9 +203,18 @@ def flash_attn_table() -> FlashAttnTable:
 
 
 @cache
+def _gpus() -> dict[str, Any]:
+    return _load("gpus.yaml")
+
+
 def gpu_table() -> dict[str, str]:
     """GPU name (upper case) -> compute capability 'X.Y'."""
-    return {name.upper(): cc for name, cc in _load("gpus.yaml")["gpus"].items()}
+    return {name.upper(): cc for name, cc in _gpus()["gpus"].items()}
+
+
+def fa_generation(name: str) -> dict[str, Any]:
+    """Which compute capabilities a flash-attention generation (fa2, fa3, fa4) supports."""
+    return _gpus()["generations"][name]
 
 
 # ---------------------------------------------------------------- base images

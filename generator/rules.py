@@ -118,10 +118,11 @@ def rule_arch(c: Candidate) -> list[Reason]:
         return []
     fa = knowledge.flash_attn_table()
     cc = c.target.compute_capability
-    if parse_cc(cc) < parse_cc(fa.min_compute_capability):
+    min_cc = knowledge.fa_generation("fa2")["min_cc"]
+    if parse_cc(cc) < parse_cc(min_cc):
         return [Reason(
             "arch-unsupported",
-            f"flash-attn 2 has kernels for compute capability {fa.min_compute_capability} "
+            f"flash-attn 2 has kernels for compute capability {min_cc} "
             f"and newer; {c.target.gpu} is {cc}.",
             "use strategy none (torch's scaled_dot_product_attention) on this GPU, or a "
             "target with cc >= 8.0 such as an L40 or A100",

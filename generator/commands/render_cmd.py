@@ -41,9 +41,13 @@ def render(matrix_path: str, lock_path: str, root: str, allow_unverified: bool,
     from generator.render import engine, tree
     from generator.render.context import Options
 
-    matrix = load_matrix(matrix_path)
+    import dataclasses
+
+    shown = _display(matrix_path, root)
+    # the plan quotes the matrix path in reasons: keep it independent of where gen runs
+    matrix = dataclasses.replace(load_matrix(matrix_path), path=shown)
     lock = load_lock(lock_path)
-    opts = Options(matrix=_display(matrix_path, root), lock=_display(lock_path, root),
+    opts = Options(matrix=shown, lock=_display(lock_path, root),
                    lock_found=lock is not None, allow_unverified=allow_unverified)
     base = Path(root)
     result = engine.render(build_plan(matrix), matrix, lock or Lock(path=lock_path), opts,

@@ -247,6 +247,11 @@ def test_workflow_has_no_expression_inside_run_and_pins_every_action(small_repo:
                 if action == "actions/checkout":
                     assert step["with"]["persist-credentials"] is False
     assert used == set(ACTIONS)
+    smoke = doc["jobs"]["smoke"]
+    assert smoke["runs-on"] == "${{ matrix.runs-on }}"
+    for row in smoke["strategy"]["matrix"]["include"]:
+        assert row["runs-on"] == ["self-hosted", "linux", "x64", "gpu", "l40"]
+    assert doc["jobs"]["promote-l40"]["needs"] == ["smoke"]
     for action, (sha, tag) in ACTIONS.items():
         assert f"{action}@{sha} # {tag}" in text
 

@@ -199,8 +199,10 @@ def _bake(contexts: list[VariantContext], matrix: Matrix) -> dict[str, Any]:
 def _workflow_context(plan: Plan, contexts: list[VariantContext], matrix: Matrix,
                       opts: Options) -> dict[str, Any]:
     runs_on = {t.name: list(t.runs_on) for t in matrix.targets}
+    guard.check(runs_on, "targets.runs_on")
     rows = [{"id": c.id, "tag": c.data["tag"], "dockerfile": f"{c.dir}/Dockerfile",
-             "target": c.data["target"]["name"], "runs_on": runs_on[c.data["target"]["name"]]}
+             "target": c.data["target"]["name"],
+             "runs_on_flow": _flow(runs_on[c.data["target"]["name"]])}
             for c in contexts]
     chunks = [rows[i:i + MATRIX_CHUNK] for i in range(0, len(rows), MATRIX_CHUNK)]
     suffix = (lambda i: "") if len(chunks) == 1 else (lambda i: f"-{i + 1}")
@@ -209,7 +211,7 @@ def _workflow_context(plan: Plan, contexts: list[VariantContext], matrix: Matrix
     for name in sorted({r["target"] for r in rows}):
         needs = [f"smoke{c['suffix']}" for c in chunk_ctx
                  if any(r["target"] == name for r in c["variants"])]
-        targets.append({"name": name, "needs": needs})
+        targets.append({"name": name, "needs_flow": _flow(needs)})
     actions = {key: uses(name) for key, name in (
         ("checkout", "actions/checkout"), ("setup_python", "actions/setup-python"),
         ("setup_buildx", "docker/setup-buildx-action"), ("login", "docker/login-action"),
@@ -229,8 +231,17 @@ def _workflow_context(plan: Plan, contexts: list[VariantContext], matrix: Matrix
         "python": WORKFLOW_PYTHON,
         "smoke_script": f"{SMOKE_DIR}/smoke.py",
     }
-    guard.check({k: v for k, v in data.items() if k != "actions"}, "workflow")
+    # actions are constants; the flow sequences quote values the guard already passed
+    guard.check({k: v for k, v in data.items() if k not in ("actions", "chunks", "targets")},
+                "workflow")
+    guard.check([{k: v for k, v in r.items() if k != "runs_on_flow"} for r in rows],
+                "workflow")
     return data
+
+
+def _flow(items: list[str]) -> str:
+    """A YAML flow sequence of quoted strings (so a label like `on` stays a string)."""
+    return "[" + ", ".join(json.dumps(item) for item in items) + "]"
 
 
 def _matrix_md(plan: Plan, contexts: list[VariantContext], opts: Options) -> str:

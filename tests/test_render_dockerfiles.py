@@ -105,7 +105,7 @@ def test_wheel_strategy(rendered, plan):
     name, url = v.wheel
     all_stages = stages(dockerfile(rendered, "wheel"))
     assert [s.name for s in all_stages] == ["torch-wheel", "flash-attn-wheel", "final"]
-    torch_stage, wheel_stage, final = all_stages
+    _torch_stage, wheel_stage, final = all_stages
     assert wheel_stage.image == "scratch"
     sha = lock.get({"kind": "wheel", "url": url}).sha256
     assert wheel_stage.of("ADD") == [f"--checksum=sha256:{sha} {url} /wheels/{name}"]

@@ -33,6 +33,7 @@ def _display(path: str, root: str) -> str:
 def render(matrix_path: str, lock_path: str, root: str, allow_unverified: bool,
            check: bool) -> None:
     """Render Dockerfiles, docker-bake.json, MATRIX.md and the CI workflow."""
+    import dataclasses
     from pathlib import Path
 
     from generator.lock import Lock, load_lock
@@ -40,8 +41,6 @@ def render(matrix_path: str, lock_path: str, root: str, allow_unverified: bool,
     from generator.plan import build_plan
     from generator.render import engine, tree
     from generator.render.context import Options
-
-    import dataclasses
 
     shown = _display(matrix_path, root)
     # the plan quotes the matrix path in reasons: keep it independent of where gen runs

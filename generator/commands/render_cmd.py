@@ -33,18 +33,18 @@ def _display(path: str, root: str) -> str:
 def render(matrix_path: str, lock_path: str, root: str, allow_unverified: bool,
            check: bool) -> None:
     """Render Dockerfiles, docker-bake.json, MATRIX.md and the CI workflow."""
-    import dataclasses
     from pathlib import Path
 
     from generator.lock import Lock, load_lock
-    from generator.matrix import load_matrix
+    from generator.matrix import load_matrix, parse_matrix
     from generator.plan import build_plan
     from generator.render import engine, tree
     from generator.render.context import Options
 
     shown = _display(matrix_path, root)
-    # the plan quotes the matrix path in reasons: keep it independent of where gen runs
-    matrix = dataclasses.replace(load_matrix(matrix_path), path=shown)
+    matrix = load_matrix(matrix_path)  # errors name the path as given
+    if matrix.path != shown:  # reasons quote the path: keep the output independent of cwd
+        matrix = parse_matrix(Path(matrix_path).read_text(encoding="utf-8"), shown)
     lock = load_lock(lock_path)
     opts = Options(matrix=shown, lock=_display(lock_path, root),
                    lock_found=lock is not None, allow_unverified=allow_unverified)

@@ -133,8 +133,8 @@ def build_context(v: Variant, matrix: Matrix, lock: Lock, opts: Options) -> Vari
     out_dir = opts.out_dir
     expect = {"torch": c.torch, "cuda": c.torch_cuda, "python": c.python,
               "cxx11_abi": c.cxx11_abi, "flash_attn": c.flash_attn if flash else None}
-    labels = _labels(v, base, expect)
-    unverified = lockuse.unverified(v)
+    unverified = lockuse.unverified(v, lock)
+    labels = _labels(v, base, expect, unverified)
     data = {
         "id": v.id,
         "dir": f"{out_dir}/{v.id}",
@@ -179,7 +179,8 @@ def _header_notes(v: Variant) -> list[str]:
     return [n for n in v.notes if not n.startswith(_LOCK_NOTES)]
 
 
-def _labels(v: Variant, base: dict[str, Any], expect: dict[str, Any]) -> list[tuple[str, str]]:
+def _labels(v: Variant, base: dict[str, Any], expect: dict[str, Any],
+            unverified: list[str]) -> list[tuple[str, str]]:
     c = v.candidate
     fa = f" + flash-attn {expect['flash_attn']}" if expect["flash_attn"] else ""
     labels = [
@@ -196,5 +197,5 @@ def _labels(v: Variant, base: dict[str, Any], expect: dict[str, Any]) -> list[tu
             ("torch", c.torch), ("cuda", c.torch_cuda), ("python", c.python),
             ("cxx11-abi", json.dumps(expect["cxx11_abi"])),
             ("flash-attn", expect["flash_attn"] or "none"),
-            ("verified", "false" if lockuse.unverified(v) else "true")]
+            ("verified", "false" if unverified else "true")]
     return labels + [(f"{LABEL_PREFIX}.{k}", val) for k, val in axes]

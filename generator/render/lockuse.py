@@ -18,15 +18,8 @@ except ImportError:  # TODO(render): drop this fallback once verify's lockcheck 
 
     def apply_lock(plan: Plan, lock: Lock, allow_unverified: bool) -> None:
         for v in plan.variants:
-            missing, unverified = [], []
-            for res in v.resources():
-                entry = lock.get(res)
-                key = resource_key(res)
-                if entry is None or entry.status == "unverified":
-                    unverified.append(key)
-                elif entry.status == "missing":
-                    missing.append((key, entry))
-            v.unverified = unverified  # type: ignore[attr-defined]
+            missing = [(resource_key(res), entry) for res in v.resources()
+                       if (entry := lock.get(res)) is not None and entry.status == "missing"]
             if missing and v.kept:
                 v.status = "pruned"
                 v.reasons = [Reason("resource-missing",
@@ -58,9 +51,14 @@ except ImportError:  # TODO(render): drop this fallback once verify's lockcheck 
         }
 
 
-def unverified(variant: Variant) -> list[str]:
-    """Resource keys of `variant` the lock has not proven (set by apply_lock)."""
-    return list(getattr(variant, "unverified", None) or [])
+def unverified(variant: Variant, lock: Lock) -> list[str]:
+    """Resource keys of `variant` the lock has not proven: `Variant.unverified` as
+    lockcheck's apply_lock records it, else worked out from the lock the same way."""
+    recorded = getattr(variant, "unverified", None)
+    if recorded is not None:
+        return list(recorded)
+    return [resource_key(res) for res in variant.resources()
+            if (entry := lock.get(res)) is None or entry.status == "unverified"]
 
 
 def torch_wheel_url(variant: Variant, lock: Lock) -> str | None:

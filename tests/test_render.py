@@ -295,6 +295,16 @@ def test_failure_during_the_swap_restores_the_old_folder(small_repo: Path, monke
                                                             "matrix.lock.json", "matrix.yaml"]
 
 
+def test_a_killed_run_leaves_nothing_behind_after_the_next(small_repo: Path):
+    for name in (".generated.new-abc123", ".generated.old-abc123"):
+        (small_repo / name / "x").mkdir(parents=True)
+    keep = small_repo / ".generated-notes"
+    keep.mkdir()
+    assert render_cli(small_repo).returncode == 0
+    assert sorted(p.name for p in small_repo.iterdir()) == [
+        ".generated-notes", ".github", "generated", "matrix.lock.json", "matrix.yaml"]
+
+
 def test_outputs_of_removed_variants_disappear(small_repo: Path):
     assert render_cli(small_repo).returncode == 0
     stray = small_repo / "generated/old-variant/Dockerfile"

@@ -97,6 +97,10 @@ def write(root: Path, files: dict[str, str], out_dir: str) -> None:
     inside, outside = _split(files, out_dir)
     target = root / out_dir
     target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*-*"):  # from a killed run
+        if leftover.is_dir() and leftover.name.startswith((f".{target.name}.new-",
+                                                           f".{target.name}.old-")):
+            shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     pending: list[tuple[Path, Path]] = []  # (temp file, destination) outside out_dir
     old: Path | None = None

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     from generator.errors import UserError
 
     try:
-        cli.main(args=argv, prog_name="gen", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="gen", standalone_mode=False)
     except UserError as exc:
         click.echo(f"gen: error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -64,3 +64,5 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(1)
+    # a command's ctx.exit(N) comes back as the return value without standalone mode
+    sys.exit(code if isinstance(code, int) else 0)

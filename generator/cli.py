@@ -14,6 +14,8 @@ from generator import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("generator.commands.plan_cmd", "plan", "Expand the matrix and show every "
              "candidate, kept or pruned, with reasons."),
+    "smoke": ("generator.commands.smoke_cmd", "smoke", "Run the flash-attn smoke test here, "
+              "in an image, or statically on a .so."),
     "schema": ("generator.commands.schema_cmd", "schema", "Print the JSON Schema of "
                "matrix.yaml."),
 }

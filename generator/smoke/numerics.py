@@ -10,6 +10,7 @@ gradients dq, dk, dv are all checked this way.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -76,7 +77,7 @@ def check_case(torch: Any, attn: AttnFn, dtype_name: str, causal: bool, head_dim
         grads = torch.autograd.grad(out, (q, k, v), g)
         grads_ref = torch.autograd.grad(out_ref, (q32, k32, v32), g.float())
         grads_pt = torch.autograd.grad(out_pt, (q, k, v), g)
-        for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt):
+        for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt, strict=True):
             checks.append(compare(torch, name, got, ref, pt, dtype))
     return {"name": f"{dtype_name}-{'causal' if causal else 'full'}-d{head_dim}",
             "dtype": dtype_name, "causal": causal, "head_dim": head_dim, "varlen": False,
@@ -101,7 +102,7 @@ def check_varlen(torch: Any, varlen_fn: Any, dtype_name: str, causal: bool, head
 
     def packed_ref(a: Any, b: Any, c: Any, **kw: Any) -> Any:
         parts = [attention_ref(torch, a[s:e][None], b[s:e][None], c[s:e][None], causal, **kw)[0]
-                 for s, e in zip(bounds[:-1], bounds[1:])]
+                 for s, e in itertools.pairwise(bounds)]
         return torch.cat(parts, dim=0)
 
     out_ref = packed_ref(q32, k32, v32)
@@ -111,7 +112,7 @@ def check_varlen(torch: Any, varlen_fn: Any, dtype_name: str, causal: bool, head
     grads = torch.autograd.grad(out, (q, k, v), g)
     grads_ref = torch.autograd.grad(out_ref, (q32, k32, v32), g.float())
     grads_pt = torch.autograd.grad(out_pt, (q, k, v), g)
-    for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt):
+    for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt, strict=True):
         checks.append(compare(torch, name, got, ref, pt, dtype))
     return {"name": f"varlen-{dtype_name}-{'causal' if causal else 'full'}-d{head_dim}",
             "dtype": dtype_name, "causal": causal, "head_dim": head_dim, "varlen": True,
@@ -124,7 +125,7 @@ def backward_supported(head_dim: int, cc: tuple[int, int]) -> bool:
 
 
 def sdpa_fn(torch: Any) -> AttnFn:
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     def attn(q: Any, k: Any, v: Any, causal: bool) -> Any:
         out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2),

@@ -67,7 +67,7 @@ def measure(torch: Any, attn: Callable[[Any, Any, Any], Any], layout: str,
 
 def run_perf(torch: Any, flash_attn: Any | None, shape: dict[str, Any] | None = None
              ) -> dict[str, Any]:
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     shape = dict(shape or SHAPE)
     causal = shape["causal"]

@@ -149,12 +149,12 @@ def torch_arch_list(torch: Any) -> list[str]:
     if getter is not None:
         try:
             flags = getter()
-        except Exception:  # noqa: BLE001 - absent on CPU builds
+        except Exception:
             flags = None
     if not flags:
         try:
             return list(torch.cuda.get_arch_list())
-        except Exception:  # noqa: BLE001
+        except Exception:
             return []
     return [f for f in str(flags).replace(";", " ").split() if f.startswith(("sm_", "compute_"))]
 
@@ -206,7 +206,7 @@ class Smoke:
             return True
         except KeyboardInterrupt:
             raise
-        except BaseException as exc:  # noqa: BLE001 - never a bare traceback
+        except BaseException as exc:
             text = importcheck.exception_chain_text(exc)
             tb = importcheck.format_traceback(exc)
             oom = getattr(getattr(self.torch, "cuda", None), "OutOfMemoryError", None)
@@ -501,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     smoke = Smoke(args)
     try:
         doc = smoke.run()
-    except BaseException as exc:  # noqa: BLE001 - last resort: still one JSON document
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         smoke.problem("error", f"smoke: {type(exc).__name__}: {exc}", "smoke",

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from conftest import require, require_tool
 
 sys.path.insert(0, str(Path(__file__).parent / "smoke_data"))
-import fakes  # noqa: E402
+import fakes
 
-from generator.cli import cli  # noqa: E402
-from generator.smoke import fatbin  # noqa: E402
+from generator.cli import cli
+from generator.smoke import fatbin
 
 KERNEL = """
 __global__ void scale(float* x, float a, int n) {

@@ -11,7 +11,7 @@ import pytest
 from conftest import require_tool
 
 sys.path.insert(0, str(Path(__file__).parent / "smoke_data"))
-import fakes  # noqa: E402
+import fakes
 
 
 def variant_file(tmp: Path, **overrides: object) -> Path:

@@ -142,9 +142,12 @@ def smoke(image: str | None, variant_json: str | None, targets: tuple[str, ...],
     """Run the flash-attn smoke test here, in an image, or statically on a .so."""
     from generator.errors import UserError
 
+    # Exit statuses go out through sys.exit: gen's main runs click with standalone_mode=False,
+    # where a click.exceptions.Exit is returned, not raised, and its status would be lost.
+
     target_list = check_targets(targets)
     if static_path:
-        raise click.exceptions.Exit(static_report(static_path, target_list, as_json))
+        sys.exit(static_report(static_path, target_list, as_json))
     if variant_json and not os.path.isfile(variant_json):
         raise UserError("no such file", file=variant_json, key="--variant-json")
 
@@ -153,7 +156,7 @@ def smoke(image: str | None, variant_json: str | None, targets: tuple[str, ...],
         if print_command:
             click.echo(shlex.join(argv))
             return
-        raise click.exceptions.Exit(subprocess.run(argv, check=False).returncode)
+        sys.exit(subprocess.run(argv, check=False).returncode)
 
     digest = check_image_ref(image)
     out = out or "smoke.json"
@@ -173,4 +176,4 @@ def smoke(image: str | None, variant_json: str | None, targets: tuple[str, ...],
     if not result.is_file():
         raise UserError(f"the container wrote no result (docker exit status {rc})", key="--image")
     click.echo(result.read_text(encoding="utf-8"), nl=False)
-    raise click.exceptions.Exit(rc)
+    sys.exit(rc)

@@ -135,3 +135,18 @@ def test_real_cpu_torch_is_no_gpu(tmp_path: Path) -> None:
     assert doc["environment"]["cxx11_abi"] == torch.compiled_with_cxx11_abi()
     if torch.version.cuda is None:
         assert "CPU-only build" in doc["message"]
+
+
+@pytest.mark.parametrize(("raises", "category", "text"), [
+    ("oom", "oom", "CUDA out of memory"),
+    ("runtime", "error", "RuntimeError: CUDA error: an illegal memory access"),
+])
+def test_exceptions_are_categorised_with_traceback(tmp_path: Path, raises: str, category: str,
+                                                    text: str) -> None:
+    site = fakes.write_fake_torch(tmp_path / "site", gpu_raises=raises)
+    fakes.write_fake_flash_attn(site)
+    rc, doc, stderr = fakes.run_smoke(tmp_path, [site])
+    assert rc == 1 and doc["category"] == category
+    assert text in doc["message"]
+    assert "Traceback (most recent call last)" in doc["problems"][0]["traceback"]
+    assert stderr.count("\n") == 1  # one summary line, no traceback on stderr

@@ -217,3 +217,21 @@ def test_numerics_rule_on_cpu_torch() -> None:
     assert not bad["ok"]
     worst = max(bad["checks"], key=lambda c: c["ratio"] or 0)
     assert worst["err"] > worst["bound"]
+
+
+GPU_DOCS = Path(__file__).parent / "smoke_data" / "gpu"
+
+
+@pytest.mark.parametrize("name", ["pass", "both", "l40", "sdpa", "sdpa-absent"])
+def test_documents_from_the_h200_run_fit_the_schema(name: str) -> None:
+    """Real documents written on an H200 with the sm_90-only flash-attn wheel."""
+    doc = json.loads((GPU_DOCS / f"h200-{name}.json").read_text())
+    fakes.validate(doc)
+    expected = {"pass": ("pass", None), "both": ("fail", "arch-unsupported"),
+                "l40": ("fail", "arch-unsupported"), "sdpa": ("pass", None),
+                "sdpa-absent": ("pass", None)}[name]
+    assert (doc["status"], doc["category"]) == expected
+    assert doc["numerics"]["passed"]
+    if name in ("both", "l40"):
+        assert doc["archs"]["targets"]["l40"]["runs"] is False
+        assert doc["archs"]["runs_on_current"] is True

@@ -186,6 +186,7 @@ class Smoke:
             "numerics": None,
             "perf": None,
             "warnings": [],
+            "timings": {},
             "duration_s": None,
         }
 
@@ -201,6 +202,7 @@ class Smoke:
 
     def guarded(self, stage: str, fn: Any) -> bool:
         """Run a stage; an exception becomes a categorised problem. True when it returned."""
+        started = time.monotonic()
         try:
             fn()
             return True
@@ -219,6 +221,9 @@ class Smoke:
                              f"{importcheck.first_line(str(exc))}", stage, tb,
                              exception=type(exc).__name__)
             return False
+        finally:
+            timings = self.doc["timings"]
+            timings[stage] = round(timings.get(stage, 0.0) + time.monotonic() - started, 3)
 
     # -- stages --------------------------------------------------------------------------------
     def stage_variant(self) -> None:
@@ -407,6 +412,7 @@ class Smoke:
     def run(self) -> dict[str, Any]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
+            warnings.filterwarnings("ignore", category=ImportWarning)
             self._run()
         self.doc["warnings"].extend(str(w.message)[:500] for w in caught)
         self.doc["warnings"] = list(dict.fromkeys(self.doc["warnings"]))[:20]

@@ -34,7 +34,8 @@ def validate(doc: dict[str, Any]) -> None:
 
 def write_fake_torch(root: Path, *, version: str = "2.7.1+cu126", cuda: str | None = "12.6",
                      abi: bool = True, arch_flags: str = "sm_80 sm_86 sm_90",
-                     warning: str | None = None) -> Path:
+                     warning: str | None = None, gpu_raises: str | None = None) -> Path:
+    """gpu_raises: 'oom' or 'runtime' makes the first call after is_available() raise."""
     pkg = root / "torch"
     pkg.mkdir(parents=True, exist_ok=True)
     (pkg / "__init__.py").write_text(textwrap.dedent(f"""\
@@ -61,7 +62,13 @@ def write_fake_torch(root: Path, *, version: str = "2.7.1+cu126", cuda: str | No
             def is_available():
                 if {warning!r}:
                     warnings.warn({warning!r}, UserWarning)
-                return False
+                return {gpu_raises is not None!r}
+
+            @staticmethod
+            def current_device():
+                if {gpu_raises!r} == "oom":
+                    raise cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+                raise RuntimeError("CUDA error: an illegal memory access was encountered")
         """))
     return root
 

@@ -69,7 +69,7 @@ def load_variant(path: str | None, targets: list[str]) -> dict[str, Any]:
             raise VariantError(f"cannot read variant file {path}: {exc}") from exc
         if not isinstance(data, dict):
             raise VariantError(f"{path}: expected a JSON object")
-        variant.update({k: v for k, v in data.items() if v is not None or k == "perf_floor_tflops"})
+        variant.update(data)
         variant["expect"] = dict(data.get("expect") or {})
         variant["targets"] = list(data.get("targets") or [])
     by_name = {}
@@ -448,8 +448,8 @@ class Smoke:
             gpu_ok = False  # nothing to exercise: the import problem is already recorded
         if not gpu_ok or self.args.skip_gpu_checks:
             return
-        if self.guarded("numerics", self.stage_numerics) or not self.args.stop_early:
-            self.guarded("perf", self.stage_perf)
+        self.guarded("numerics", self.stage_numerics)
+        self.guarded("perf", self.stage_perf)
 
     def finish(self) -> dict[str, Any]:
         self.problems.sort(key=lambda p: CATEGORIES.index(p["category"]))
@@ -503,8 +503,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "located through importlib, without importing it)")
     parser.add_argument("--skip-gpu-checks", action="store_true",
                         help="stop after imports and the static arch check")
-    parser.add_argument("--stop-early", action="store_true",
-                        help="skip the perf probe when numerics fail")
     return parser.parse_args(argv)
 
 

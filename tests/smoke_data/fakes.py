@@ -81,10 +81,10 @@ def write_fake_flash_attn(root: Path, *, version: str = "2.8.3", ext: Path | Non
     pkg.mkdir(parents=True, exist_ok=True)
     body = ""
     if ext is not None and layout == "top-level":  # where pip puts the real one
-        shutil.copy(ext, root / f"flash_attn_2_cuda{EXT_SUFFIX}")
+        os.symlink(ext, root / f"flash_attn_2_cuda{EXT_SUFFIX}")
         body = "import flash_attn_2_cuda\n"
     elif ext is not None:
-        shutil.copy(ext, pkg / f"flash_attn_2_cuda{EXT_SUFFIX}")
+        os.symlink(ext, pkg / f"flash_attn_2_cuda{EXT_SUFFIX}")
         body = "from . import flash_attn_2_cuda\n"
     if not import_ext:
         body = ""

@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
              "candidate, kept or pruned, with reasons."),
     "render": ("generator.commands.render_cmd", "render", "Write the Dockerfiles, bake "
                "file, MATRIX.md and CI workflow (--check: compare only)."),
+    "smoke": ("generator.commands.smoke_cmd", "smoke", "Run the flash-attn smoke test here, "
+              "in an image, or statically on a .so."),
     "schema": ("generator.commands.schema_cmd", "schema", "Print the JSON Schema of "
                "matrix.yaml."),
 }

@@ -110,6 +110,8 @@ def test_l40_runs_sm80_code_but_not_sm90_only_code():
     assert cubin_runs_on(80, (8, 6))
     assert not cubin_runs_on("sm_90", "8.9")
     assert not cubin_runs_on("sm_90a", "9.1")
+    assert cubin_runs_on("sm_100f", "10.3") and not cubin_runs_on("sm_100f", "12.0")
+    assert ptx_runs_on("compute_80", "12.0") and not ptx_runs_on("compute_100f", "12.0")
     assert not binary_runs_on(["sm_90"], [], "8.9")
     assert binary_runs_on(["sm_90"], ["compute_80"], "8.9")  # PTX JITs forward
     assert not ptx_runs_on("compute_90", "8.9")

@@ -28,8 +28,13 @@ def parse_cc(value: str | int | float | tuple[int, int]) -> tuple[int, int]:
 
 
 def is_arch_specific(arch: str | int) -> bool:
-    """True for sm_90a / sm_100f style codes, which run only on that exact family."""
-    return str(arch).strip().lower().endswith(("a", "f"))
+    """True for sm_90a-style codes, which run only on exactly that compute capability."""
+    return str(arch).strip().lower().endswith("a")
+
+
+def is_family_specific(arch: str | int) -> bool:
+    """True for sm_100f-style codes, which run on the same major, equal or higher minor."""
+    return str(arch).strip().lower().endswith("f")
 
 
 def cubin_runs_on(arch: str | int, cc: str | tuple[int, int]) -> bool:
@@ -42,9 +47,12 @@ def cubin_runs_on(arch: str | int, cc: str | tuple[int, int]) -> bool:
 
 def ptx_runs_on(arch: str | int, cc: str | tuple[int, int]) -> bool:
     """Whether PTX for `arch` can be JIT-compiled for a GPU of compute capability `cc`."""
+    code, gpu = parse_cc(arch), parse_cc(cc)
     if is_arch_specific(arch):
-        return parse_cc(arch) == parse_cc(cc)
-    return parse_cc(cc) >= parse_cc(arch)
+        return code == gpu
+    if is_family_specific(arch):
+        return code[0] == gpu[0] and gpu[1] >= code[1]
+    return gpu >= code
 
 
 def binary_runs_on(

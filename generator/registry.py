@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -233,10 +234,8 @@ class Registry:
                                 f"{digest}")
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         if media_type not in MANIFEST_TYPES:
-            try:
+            with contextlib.suppress(ValueError, AttributeError):
                 media_type = json.loads(body).get("mediaType") or media_type
-            except (ValueError, AttributeError):
-                pass
         return body, media_type, digest
 
     async def put_manifest(self, name: str, tag: str, body: bytes, media_type: str) -> str:

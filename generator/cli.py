@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
              "candidate, kept or pruned, with reasons."),
     "schema": ("generator.commands.schema_cmd", "schema", "Print the JSON Schema of "
                "matrix.yaml."),
+    "verify": ("generator.commands.verify_cmd", "verify", "Check every image, wheel and sdist; write the lock."),  # noqa: E501
 }
 
 

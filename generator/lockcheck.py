@@ -48,10 +48,13 @@ def nearest_known(resource: dict[str, str], entry: LockedResource, lock: Lock) -
 
 def _missing_reason(resource: dict[str, str], entry: LockedResource, lock: Lock) -> Reason:
     status = entry.extra.get("http_status")
-    where = entry.url or resource.get("url") or resource.get("ref", "")
-    http = f", HTTP {status}" if status else ""
-    message = (f"the {describe(resource)} does not exist ({where}{http}, checked "
-               f"{entry.checked_at}): {entry.evidence or 'no evidence recorded'}.")
+    evidence = entry.evidence or "no evidence recorded"
+    message = f"the {describe(resource)} does not exist: {evidence}"
+    if status and f"HTTP {status}" not in evidence:
+        message += f" (HTTP {status})"
+    if entry.url and entry.url not in message:
+        message += f" [{entry.url}]"
+    message += f"; checked {entry.checked_at}."
     near = nearest_known(resource, entry, lock)
     suggestion = (f"nearest real: {', '.join(near)}" if near
                   else "check the name; `gen verify --refresh` rechecks it")

@@ -50,15 +50,16 @@ async def check_wheel(ctx: Context, resource: dict[str, str]) -> LockedResource:
     try:
         assets = await ctx.shared(f"release:{owner}/{repo}@{tag}",
                                   lambda: _release_assets(ctx, owner, repo, tag, deadline))
+        api = f"{ctx.endpoints.github_api}/repos/{owner}/{repo}/releases/tags/{tag}"
     except _Listing as exc:
         return (missing if exc.status == "missing" else unverified)("wheel", str(exc), url)
     asset = assets.get(name)
     if asset is None:
         wheels = sorted(n for n in assets if n.endswith(".whl"))
         nearest = difflib.get_close_matches(name, wheels, n=3, cutoff=0.0)
-        return missing("wheel", f"release {tag} of {owner}/{repo} has {len(assets)} assets "
-                       f"({len(wheels)} wheels); none is named {name}", url, nearest=nearest,
-                       http_status=404)
+        return missing("wheel", f"GET {api} -> HTTP 200: release {tag} of {owner}/{repo} has "
+                       f"{len(assets)} assets ({len(wheels)} wheels), none named {name}", url,
+                       nearest=nearest)
     size = asset.get("size")
     if asset.get("content_type", "").startswith("text/html"):
         return unverified("wheel", f"the release lists {name} as text/html, not a wheel", url)

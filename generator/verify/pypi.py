@@ -75,9 +75,8 @@ async def check_sdist(ctx: Context, resource: dict[str, str]) -> LockedResource:
         nearest = sorted(versions, key=lambda v: (v.release[:3] != want.release[:3],
                                                   abs(versions.index(v) - _rank(versions,
                                                                                  want))))[:3]
-        return missing("sdist", f"GET {page} lists {len(files)} files and no sdist of "
-                       f"{project} {version}", page, nearest=[str(v) for v in nearest],
-                       http_status=404)
+        return missing("sdist", f"GET {page} -> HTTP 200: {len(files)} files, no sdist of "
+                       f"{project} {version}", page, nearest=[str(v) for v in nearest])
     sha = (match.get("hashes") or {}).get("sha256")
     url = urljoin(page, match["url"]) if match.get("url") else page
     size = match.get("size") if isinstance(match.get("size"), int) else None

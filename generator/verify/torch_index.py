@@ -84,9 +84,9 @@ async def check_torch_wheel(ctx: Context, resource: dict[str, str]) -> LockedRes
                                and f"-{version}" in n and "x86_64" in n})
         versions = sorted({n.split("-")[1] for n, _, _ in links if f"-{python}-" in n})
         nearest = (same_version[:3] or versions[-3:])
-        return missing("torch-wheel", f"GET {page} lists {len(links)} files and no {project} "
-                       f"{version} wheel for {python} linux x86_64", page, nearest=nearest,
-                       http_status=404)
+        return missing("torch-wheel", f"GET {page} -> HTTP 200: {len(links)} files, no "
+                       f"{project} {version} wheel for {python} linux x86_64", page,
+                       nearest=nearest)
     hashed = [(n, u, s) for n, u, s in found if s]
     if not hashed:
         name, url, _ = found[0]

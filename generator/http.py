@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib.util
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -51,10 +53,19 @@ def is_loopback(url: str) -> bool:
     return (urlsplit(url).hostname or "") in LOOPBACK
 
 
+def _no_sniffio_lookups() -> None:
+    """httpcore tries `import sniffio` on every request and lock; where sniffio is not
+    installed, each failed import scans sys.path (about 1 ms). A None in sys.modules makes
+    that import fail at once, the documented way to block an absent module."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
 def make_client(timeout: float = 10.0, max_connections: int = 16,
                 follow_redirects: bool = False) -> httpx.AsyncClient:
     """An AsyncClient for the real hosts (proxy settings from the environment) that talks
     to loopback hosts directly, so a proxy never sees a test server."""
+    _no_sniffio_lookups()
     limits = httpx.Limits(max_connections=max_connections,
                           max_keepalive_connections=max_connections)
     direct = httpx.AsyncHTTPTransport(limits=limits, retries=1)
@@ -147,7 +158,7 @@ async def with_retries(once: Callable[[], Awaitable[tuple[httpx.Response, T]]], 
             break
         wait: float | None = None
         try:
-            response, result = await asyncio.wait_for(once(), timeout=left)
+            response, result = await _within(once(), left)
         except (httpx.TransportError, asyncio.TimeoutError) as exc:
             if isinstance(exc, httpx.TooManyRedirects | httpx.UnsupportedProtocol):
                 raise Transient(describe(exc)) from exc
@@ -174,6 +185,14 @@ async def with_retries(once: Callable[[], Awaitable[tuple[httpx.Response, T]]], 
         await asyncio.sleep(wait)
     raise Transient(f"{last} (after {policy.attempts} tries)" if deadline.remaining() > 0
                     else f"{last}; gave up at the time bound")
+
+
+async def _within(coro: Awaitable[T], seconds: float) -> T:
+    """`coro` cancelled after `seconds` (asyncio.timeout where there is one: no extra task)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await coro
+    return await asyncio.wait_for(coro, timeout=seconds)
 
 
 def _host(url: str) -> str:

@@ -70,27 +70,31 @@ async def verify_resources(resources: list[dict[str, str]], *, previous: Lock | 
     """Check each resource (at most `concurrency` at once) and return the new lock."""
     endpoints = endpoints or Endpoints.from_env()
     options = options or VerifyOptions()
-    todo = unique_resources(resources)
     out = Lock(path=path) if path else Lock()
+    todo: dict[str, dict[str, str]] = {}
+    for key, resource in unique_resources(resources).items():
+        old = previous.resources.get(key) if previous else None
+        if old is not None and reusable(old, options.max_age):
+            out.resources[key] = old
+            if progress:
+                progress.update(key, old, reused=True)
+        else:
+            todo[key] = resource
+    if not todo:
+        return out
     semaphore = asyncio.Semaphore(max(1, options.concurrency))
     run_deadline = Deadline(options.total_bound)
     async with make_client(options.timeout, max(1, options.concurrency)) as client:
         ctx = Context(client, endpoints, options, run_deadline)
 
         async def one(key: str, resource: dict[str, str]) -> None:
-            old = previous.resources.get(key) if previous else None
-            if reusable(old, options.max_age):
-                assert old is not None
-                out.resources[key] = old
-                if progress:
-                    progress.update(key, old, reused=True)
-                return
             async with semaphore:
                 out.resources[key] = entry = await _checked(ctx, resource)
             if progress:
                 progress.update(key, entry)
 
         await asyncio.gather(*(one(k, r) for k, r in todo.items()))
+    out.resources = dict(sorted(out.resources.items()))
     return out
 
 

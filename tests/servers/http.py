@@ -64,6 +64,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else 40 ms delayed-ACK stalls per answer
 
             def do_GET(self) -> None:
                 server._handle(self)

@@ -157,8 +157,9 @@ class Registry:
             headers["Authorization"] = self._tokens[key]
         response = await request(self.client, method, url, deadline=deadline,
                                  policy=self.policy, headers=headers, content=content)
-        if response.status_code != 401 or "Authorization" in headers:
+        if response.status_code != 401:
             return response
+        # no token yet, or the cached one expired: follow the challenge once
         challenge = response.headers.get("www-authenticate", "")
         auth = await self._authorize(ref, challenge, actions, deadline)
         if auth is None:
@@ -202,8 +203,10 @@ class Registry:
         deadline = Deadline(self.time_bound)
         url = self.manifest_url(ref)
         response = await self._send("HEAD", ref, url, "pull", deadline, {"Accept": ACCEPT})
-        if response.status_code in (401, 403, 404):
-            # the GET body names the error (MANIFEST_UNKNOWN, NAME_UNKNOWN...)
+        if response.status_code in (401, 403, 404) and not url.startswith(
+                DEFAULT_BASES[DOCKER_HUB] + "/"):
+            # the GET body names the error (MANIFEST_UNKNOWN...); not on Docker Hub, where
+            # a manifest GET may count against the pull quota
             answer = await self._send("GET", ref, url, "pull", deadline, {"Accept": ACCEPT})
             self._raise_for(ref, url, answer)
         self._raise_for(ref, url, response)

@@ -96,3 +96,18 @@ def test_bearer_token_flow(oci_registry_auth) -> None:
     assert any("push" in q["scope"][0] for q in token_server.requests[seen:])
     with pytest.raises(ManifestMissing):
         reg.head_manifest(name, "no-such-tag")
+
+
+@pytest.mark.integration
+def test_expired_token_is_renewed(oci_registry_auth) -> None:
+    digest = oci_registry_auth.push_image("pytorch/pytorch", "renew")
+    name = f"{oci_registry_auth.host}/pytorch/pytorch"
+
+    async def run() -> str:
+        async with Registry() as client:
+            await client.head_manifest(name, "renew")
+            for key in client._tokens:  # as if the registry had let it expire
+                client._tokens[key] = "Bearer expired.token.value"
+            return (await client.head_manifest(name, "renew")).digest
+
+    assert asyncio.run(run()) == digest

@@ -57,6 +57,7 @@ def verify(matrix_path: str, lock_path: str | None, target: str | None, offline:
     from generator.matrix import load_matrix
     from generator.plan import build_plan
     from generator.verify import Endpoints, VerifyOptions, offline_lock, verify_resources
+    from generator.verify.engine import unique_resources
     from generator.verify.progress import Progress
 
     matrix = load_matrix(matrix_path)
@@ -76,8 +77,7 @@ def verify(matrix_path: str, lock_path: str | None, target: str | None, offline:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     endpoints.registry_map.update(mapping)
-    keys = {r["kind"] + repr(sorted(r.items())) for r in resources}
-    progress = Progress(len(keys))
+    progress = Progress(len(unique_resources(resources)))
     if offline:
         lock = offline_lock(resources, previous, path, progress)
     else:

@@ -178,6 +178,14 @@ def test_429_retry_after_is_honoured(github: GitHubFake, endpoints: Endpoints) -
     assert github.web.hits[_release(github)] == 2
 
 
+def test_github_rate_limit_reset_is_waited_for(github: GitHubFake,
+                                               endpoints: Endpoints) -> None:
+    github.web.fault(_release(github), "ratelimit-short")
+    entry = one(verify([wheel()], endpoints), wheel())
+    assert entry.status == "verified"  # waited until x-ratelimit-reset, then asked again
+    assert github.web.hits[_release(github)] == 2
+
+
 @pytest.mark.parametrize(("fault", "words", "bound"), [
     ("429", "rate limited (HTTP 429", 4.0),
     ("429-long", "exceeds the time bound", 1.0),

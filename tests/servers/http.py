@@ -3,9 +3,10 @@
 Routes map a path (percent-decoded, no query) to an `Answer` or a function returning one.
 Faults are queued per path and consumed one per request before the normal answer:
 `429` (Retry-After: 1), `429-long` (Retry-After: 3600), `ratelimit` (GitHub's 403 with
-x-ratelimit-remaining 0), `503`, `reset` (TCP RST, no answer), `stall` (headers, then a
-body that never arrives), `html` (a 200 HTML page), `loop` (a 302 to itself). A fault
-added with `always=True` stays. `delay` adds latency to every answer (the benchmark).
+x-ratelimit-remaining 0, reset in an hour), `ratelimit-short` (reset within a second),
+`503`, `reset` (TCP RST, no answer), `stall` (headers, then a body that never arrives),
+`html` (a 200 HTML page), `loop` (a 302 to itself). A fault added with `always=True`
+stays. `delay` adds latency to every answer (the benchmark).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
-FAULTS = ("429", "429-long", "ratelimit", "503", "reset", "stall", "html", "loop")
+FAULTS = ("429", "429-long", "ratelimit", "ratelimit-short", "503", "reset", "stall", "html",
+          "loop")
 
 
 @dataclass
@@ -159,6 +161,10 @@ class FakeServer:
             return Answer(403, b'{"message": "API rate limit exceeded"}', {
                 "x-ratelimit-remaining": "0", "x-ratelimit-limit": "60",
                 "x-ratelimit-reset": str(int(time.time()) + 3600)})
+        if fault == "ratelimit-short":
+            return Answer(403, b'{"message": "API rate limit exceeded"}', {
+                "x-ratelimit-remaining": "0", "x-ratelimit-limit": "60",
+                "x-ratelimit-reset": str(int(time.time()) + 1)})
         if fault == "503":
             return Answer(503, b"unavailable")
         if fault == "html":

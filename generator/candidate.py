@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from generator import knowledge
 from generator.images import ImageFacts
 from generator.matrix import Target
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     target: Target
     base: ImageFacts
     torch: str  # e.g. 2.7.1 (no local part)

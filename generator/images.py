@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from generator import knowledge
 from generator.grammar import family_key
 
 
-@dataclass(frozen=True)
-class ImageFacts:
+class ImageFacts(NamedTuple):
     image: str  # repository, with a registry host where one was given
     tag: str
     family: str  # key into base_images.yaml, e.g. pytorch/pytorch
@@ -62,8 +61,8 @@ def parse_image(image: str, tag: str) -> ImageFacts | None:
     os_name = fields.get("os") or family.os
     python = None
     if torch:
-        parsed = knowledge.version(torch)
-        python = next((py for spec, py in family.python_rules if parsed in spec), None)
+        python = next((py for spec, py in family.python_rules
+                       if knowledge.in_range(torch, spec)), None)
     elif os_name:
         python = family.os_python.get(os_name)
     cudnn = fields.get("cudnn")

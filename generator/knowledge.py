@@ -6,14 +6,13 @@ This module only reads and shapes data; the rules that judge a candidate live in
 
 from __future__ import annotations
 
+import operator
+import os
 import re
-from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
-from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 try:
@@ -22,9 +21,12 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
+RESOURCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resources")
+
+
 def _load(name: str) -> dict[str, Any]:
-    text = resources.files("generator.resources").joinpath(name).read_text(encoding="utf-8")
-    return yaml.load(text, Loader=_Loader)
+    with open(os.path.join(RESOURCES, name), encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_Loader)
 
 
 @cache
@@ -33,6 +35,27 @@ def version(text: str) -> Version:
     return Version(text)
 
 
+_OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt,
+        "<": operator.lt}
+
+
+@cache
+def in_range(text: str, spec: str) -> bool:
+    """Whether version `text` satisfies `spec`, a comma-separated AND of clauses such as
+    '>=2.6.1,<2.7.0' (operators >=, >, <=, <, ==). Enough for the knowledge tables, and
+    much cheaper to import than packaging.specifiers."""
+    value = version(text)
+    for clause in spec.split(","):
+        clause = clause.strip()
+        op = clause[:2] if clause[:2] in _OPS else clause[:1]
+        if op not in _OPS:
+            raise ValueError(f"unsupported version clause {clause!r}")
+        if not _OPS[op](value, version(clause[len(op):].strip())):
+            return False
+    return True
+
+
+@cache
 def minor_of(text: str) -> str:
     """'2.7.1' -> '2.7'."""
     release = version(text).release
@@ -54,20 +77,18 @@ def cuda_of_tag(tag: str) -> str:
 # ---------------------------------------------------------------- torch
 
 
-@dataclass(frozen=True)
-class TorchMinor:
+class TorchMinor(NamedTuple):
     minor: str
     versions: tuple[str, ...]
     cuda: tuple[str, ...]
     python: tuple[str, ...]
     python_experimental: tuple[str, ...]
-    cxx11_abi: dict[str, bool] = field(hash=False)
+    cxx11_abi: dict[str, bool]
 
 
-@dataclass(frozen=True)
-class TorchTable:
+class TorchTable(NamedTuple):
     index_url: str
-    minors: dict[str, TorchMinor] = field(hash=False)
+    minors: dict[str, TorchMinor]
 
     def minor(self, torch_version: str) -> TorchMinor | None:
         return self.minors.get(minor_of(torch_version))
@@ -100,8 +121,7 @@ def torch_table() -> TorchTable:
 # ---------------------------------------------------------------- flash-attn
 
 
-@dataclass(frozen=True)
-class FlashAttnRelease:
+class FlashAttnRelease(NamedTuple):
     version: str
     python: tuple[str, ...]
     torch: tuple[str, ...]
@@ -115,32 +135,28 @@ class FlashAttnRelease:
     source: str
 
 
-@dataclass(frozen=True)
-class CudaTagRule:
-    releases: SpecifierSet
-    tags: dict[str, str | None] = field(hash=False)
+class CudaTagRule(NamedTuple):
+    releases: str  # a version range, see in_range()
+    tags: dict[str, str | None]
     note: str = ""
 
 
-@dataclass(frozen=True)
-class FlashAttnTable:
+class FlashAttnTable(NamedTuple):
     github_repo: str
     pypi_project: str
     wheel_name: str
     wheel_url: str
     cuda_tag_rules: tuple[CudaTagRule, ...]
-    releases: dict[str, FlashAttnRelease] = field(hash=False)
-    build_env: dict[str, str] = field(hash=False)
+    releases: dict[str, FlashAttnRelease]
+    build_env: dict[str, str]
     build_requires: tuple[str, ...]
-    min_compute_capability: str
 
     def release(self, fa_version: str) -> FlashAttnRelease | None:
         return self.releases.get(fa_version)
 
     def cuda_rule(self, fa_version: str) -> CudaTagRule:
-        parsed = version(fa_version)
         for rule in self.cuda_tag_rules:
-            if rule.releases.contains(parsed, prereleases=True):
+            if in_range(fa_version, rule.releases):
                 return rule
         raise LookupError(f"no CUDA tag rule covers flash-attn {fa_version}")
 
@@ -168,7 +184,7 @@ def flash_attn_table() -> FlashAttnTable:
         for key, entry in data["releases"].items()
     }
     rules = tuple(
-        CudaTagRule(SpecifierSet(r["releases"]), dict(r["tags"]), r.get("note", ""))
+        CudaTagRule(r["releases"], dict(r["tags"]), r.get("note", ""))
         for r in data["cuda_tag_rules"]
     )
     return FlashAttnTable(
@@ -180,7 +196,6 @@ def flash_attn_table() -> FlashAttnTable:
         releases=releases,
         build_env=dict(data["build_env"]),
         build_requires=tuple(data["build_requires"]),
-        min_compute_capability=str(data["min_compute_capability"]),
     )
 
 
@@ -188,23 +203,31 @@ def flash_attn_table() -> FlashAttnTable:
 
 
 @cache
+def _gpus() -> dict[str, Any]:
+    return _load("gpus.yaml")
+
+
 def gpu_table() -> dict[str, str]:
     """GPU name (upper case) -> compute capability 'X.Y'."""
-    return {name.upper(): cc for name, cc in _load("gpus.yaml")["gpus"].items()}
+    return {name.upper(): cc for name, cc in _gpus()["gpus"].items()}
+
+
+def fa_generation(name: str) -> dict[str, Any]:
+    """Which compute capabilities a flash-attention generation (fa2, fa3, fa4) supports."""
+    return _gpus()["generations"][name]
 
 
 # ---------------------------------------------------------------- base images
 
 
-@dataclass(frozen=True)
-class ImageFamily:
+class ImageFamily(NamedTuple):
     repository: str
     grammars: tuple[re.Pattern[str], ...]
     torch_preinstalled: bool
-    python_rules: tuple[tuple[SpecifierSet, str], ...]
+    python_rules: tuple[tuple[str, str], ...]  # (torch version range, python)
     python_unverified: bool
     os: str | None
-    os_python: dict[str, str] = field(hash=False)
+    os_python: dict[str, str]
     example: str = ""
 
 
@@ -217,7 +240,7 @@ def image_families() -> dict[str, ImageFamily]:
             grammars=tuple(re.compile(g) for g in entry["grammars"]),
             torch_preinstalled=bool(entry["torch_preinstalled"]),
             python_rules=tuple(
-                (SpecifierSet(r["torch"]), r["python"]) for r in entry.get("python", ())
+                (r["torch"], r["python"]) for r in entry.get("python", ())
             ),
             python_unverified=bool(entry.get("python_unverified", False)),
             os=entry.get("os"),

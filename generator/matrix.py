@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 from packaging.version import InvalidVersion
 
@@ -21,8 +22,7 @@ DEFAULT_PREFERENCES: tuple[tuple[str, tuple[str, ...] | str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     name: str
     gpu: str
     compute_capability: str
@@ -30,16 +30,14 @@ class Target:
     perf_floor_tflops: int | None = None
 
 
-@dataclass(frozen=True)
-class BaseSpec:
+class BaseSpec(NamedTuple):
     image: str
     tags: tuple[str, ...]
     python: tuple[str, ...] = ()
     line: int | None = None
 
 
-@dataclass(frozen=True)
-class Include:
+class Include(NamedTuple):
     base: str
     strategy: str
     target: str | None = None
@@ -50,21 +48,19 @@ class Include:
     line: int | None = None
 
 
-@dataclass(frozen=True)
-class Exclude:
-    selectors: dict[str, tuple[str, ...]] = field(hash=False)
+class Exclude(NamedTuple):
+    selectors: dict[str, tuple[str, ...]]
     line: int | None = None
-    index: int = 0
+    position: int = 0  # index in the exclude list
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     prefer: tuple[tuple[str, tuple[str, ...] | str], ...] = DEFAULT_PREFERENCES
-    stand_ins: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    stand_ins: MappingProxyType[str, tuple[str, ...]] | dict[str, tuple[str, ...]] = (
+        MappingProxyType({}))
 
 
-@dataclass(frozen=True)
-class Matrix:
+class Matrix(NamedTuple):
     path: str
     targets: tuple[Target, ...]
     bases: tuple[BaseSpec, ...]

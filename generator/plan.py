@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from generator import knowledge
@@ -16,14 +14,19 @@ from generator.matrix import Exclude, Matrix, Target
 from generator.rules import Reason, build_archs, evaluate, wheel_filename, wheel_url
 
 
-@dataclass
 class Variant:
-    id: str
-    candidate: Candidate
-    status: str  # kept | pruned
-    reasons: list[Reason] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    unverified: list[str] = field(default_factory=list)  # lock keys not proven (lockcheck)
+    """A judged candidate with its stable id. Mutable: the lock may still prune it."""
+
+    __slots__ = ("candidate", "id", "notes", "reasons", "status", "unverified")
+
+    def __init__(self, id: str, candidate: Candidate, status: str,
+                 reasons: list[Reason] | None = None, notes: list[str] | None = None) -> None:
+        self.id = id
+        self.candidate = candidate
+        self.status = status  # kept | pruned
+        self.reasons = reasons or []
+        self.notes = notes or []
+        self.unverified: list[str] = []  # lock keys not proven (generator/lockcheck.py)
 
     @property
     def kept(self) -> bool:
@@ -99,10 +102,12 @@ class Variant:
         return out
 
 
-@dataclass
 class Plan:
-    matrix: Matrix
-    variants: list[Variant]
+    __slots__ = ("matrix", "variants")
+
+    def __init__(self, matrix: Matrix, variants: list[Variant]) -> None:
+        self.matrix = matrix
+        self.variants = variants
 
     @property
     def kept(self) -> list[Variant]:
@@ -225,6 +230,7 @@ def _unique_ids(candidates: list[Candidate]) -> list[str]:
     out = []
     for vid, c in zip(ids, candidates, strict=True):
         if counts[vid] > 1:  # same slug from different registries or URLs
+            import hashlib
             digest = hashlib.sha256(f"{c.base.ref}|{c.wheel_url}".encode()).hexdigest()[:6]
             vid = f"{vid}-{digest}"
         out.append(vid)
@@ -281,7 +287,7 @@ def judge(c: Candidate, vid: str, excludes: tuple[Exclude, ...], path: str) -> V
     if rule is not None:
         where = f"{path}:{rule.line}" if rule.line else path
         return Variant(vid, c, "pruned", [Reason(
-            "excluded", f"excluded by exclude[{rule.index}] ({where}).")])
+            "excluded", f"excluded by exclude[{rule.position}] ({where}).")])
     reasons = evaluate(c)
     if reasons:
         return Variant(vid, c, "pruned", reasons)

@@ -8,11 +8,13 @@ suggestion that works. No rule touches the network or the file system.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cache
+from typing import NamedTuple
 
 from generator import knowledge
 from generator.candidate import Candidate
-from generator.smoke.archs import binary_runs_on, cubin_runs_on, parse_cc
+from generator.smoke.archs import binary_runs_on, cubin_runs_on
+from generator.smoke.archs import parse_cc as _parse_cc
 
 # code -> what it means (README and `gen plan --help` list these).
 REASON_CODES: dict[str, str] = {
@@ -36,8 +38,7 @@ REASON_CODES: dict[str, str] = {
 FA_BUILD_ARCHS: dict[int, str] = {80: "11.0", 90: "11.8", 100: "12.8", 120: "12.8"}
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(NamedTuple):
     code: str
     message: str
     suggestion: str | None = None
@@ -52,10 +53,14 @@ class Reason:
 Rule = Callable[[Candidate], list[Reason]]
 
 
+parse_cc = cache(_parse_cc)
+
+
 def _v(text: str):
     return knowledge.version(text)
 
 
+@cache
 def build_archs(cc: str) -> list[int]:
     """The FLASH_ATTN_CUDA_ARCHS values a build needs so that `cc` has a cubin (8.9 -> [80])."""
     return [arch for arch in FA_BUILD_ARCHS if cubin_runs_on(arch, cc)][:1]
@@ -94,10 +99,10 @@ def rule_torch(c: Candidate) -> list[Reason]:
 
 def _suggest_cuda_base(c: Candidate, builds: tuple[str, ...]) -> str:
     """A tag of the same family whose CUDA matches a build torch has, nearest first."""
-    want = _v(c.base.cuda_minor)
-    nearest = min(builds, key=lambda t: abs(float(_v(knowledge.cuda_of_tag(t)).release[1])
-                                           - want.release[1]) + 100 * abs(
-        _v(knowledge.cuda_of_tag(t)).release[0] - want.release[0]))
+    def distance(tag: str) -> int:  # cu118 vs 12.6: |118 - 126|
+        return abs(int(tag[2:]) - int(knowledge.cuda_tag(c.base.cuda_minor)[2:]))
+
+    nearest = min(builds, key=distance)
     cuda = knowledge.cuda_of_tag(nearest)
     if c.base.torch:
         tag = c.base.tag.replace(f"cuda{c.base.cuda}", f"cuda{cuda}", 1)
@@ -113,10 +118,11 @@ def rule_arch(c: Candidate) -> list[Reason]:
         return []
     fa = knowledge.flash_attn_table()
     cc = c.target.compute_capability
-    if parse_cc(cc) < parse_cc(fa.min_compute_capability):
+    min_cc = knowledge.fa_generation("fa2")["min_cc"]
+    if parse_cc(cc) < parse_cc(min_cc):
         return [Reason(
             "arch-unsupported",
-            f"flash-attn 2 has kernels for compute capability {fa.min_compute_capability} "
+            f"flash-attn 2 has kernels for compute capability {min_cc} "
             f"and newer; {c.target.gpu} is {cc}.",
             "use strategy none (torch's scaled_dot_product_attention) on this GPU, or a "
             "target with cc >= 8.0 such as an L40 or A100",

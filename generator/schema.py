@@ -194,9 +194,8 @@ def _check(doc: Located, schema: dict[str, Any], value: Any, path: Path) -> Any:
                             f"{schema.get('minimum', '')}..{schema.get('maximum', '')}")
         return number
     if kind and not isinstance(value, _TYPES[kind]):
-        raise doc.error(path, f"expected {'a ' if kind != 'array' else 'a '}"
-                        f"{ {'object': 'mapping', 'array': 'list'}.get(kind, kind) }, "
-                        f"got {_describe(value)}")
+        noun = {"object": "mapping", "array": "list"}.get(kind, kind)
+        raise doc.error(path, f"expected a {noun}, got {_describe(value)}")
     if kind == "string":
         pattern = schema.get("pattern")
         if pattern and not grammar.matches(pattern, value):

@@ -7,7 +7,6 @@ loader composes the node tree instead, refuses duplicates and records for each p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -30,13 +29,15 @@ def format_path(path: Path) -> str:
     return out
 
 
-@dataclass
 class Located:
     """A loaded document plus the source line of each path in it."""
 
-    data: Any
-    file: str
-    lines: dict[Path, int] = field(default_factory=dict)
+    __slots__ = ("data", "file", "lines")
+
+    def __init__(self, data: Any, file: str, lines: dict[Path, int] | None = None) -> None:
+        self.data = data
+        self.file = file
+        self.lines: dict[Path, int] = lines if lines is not None else {}
 
     def line(self, path: Path) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -46,7 +47,8 @@ class Located:
         return None
 
     def error(self, path: Path, message: str) -> UserError:
-        return UserError(message, file=self.file, line=self.line(path), key=format_path(path) or None)
+        return UserError(message, file=self.file, line=self.line(path),
+                         key=format_path(path) or None)
 
 
 def load_yaml(text: str, file: str) -> Located:

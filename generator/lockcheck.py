@@ -89,10 +89,10 @@ def apply_lock(plan: Plan, lock: Lock | None, allow_unverified: bool) -> None:
             variant.reasons = reasons
             continue
         variant.unverified = unverified
-        for why in whys:
-            variant.notes.append(f"unverified {why}")
+        notes = [f"unverified {why}" for why in whys]
         if unverified and not allow_unverified:
-            variant.notes.append("renders only with --allow-unverified")
+            notes.append("renders only with --allow-unverified")
+        variant.notes.extend(n for n in notes if n not in variant.notes)  # idempotent
 
 
 def pins(variant: Variant, lock: Lock | None) -> dict[str, str | None]:

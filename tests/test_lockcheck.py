@@ -99,6 +99,9 @@ def test_unverified_and_unlocked_are_recorded_not_pruned() -> None:
     assert wheel.as_dict()["unverified"] == [image, key]
     assert any("rate limited (HTTP 429)" in n for n in wheel.notes)
     assert "renders only with --allow-unverified" in wheel.notes
+    notes = list(wheel.notes)
+    apply_lock(plan, lock, allow_unverified=False)  # a second pass adds nothing
+    assert wheel.notes == notes
     assert pins(wheel, lock)["wheel_sha256"] is None  # never pin what was not seen
 
 

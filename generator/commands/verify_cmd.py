@@ -14,7 +14,21 @@ def default_lock_path(matrix_path: str) -> str:
     return os.path.join(os.path.dirname(matrix_path), LOCK_FILE)
 
 
-@click.command()
+_EPILOG = """\b
+Verdicts written to the lock, one per resource:
+  verified    seen, with its digest or sha256 and when
+  missing     the host says it does not exist (the HTTP evidence is kept)
+  unverified  not proven: rate limit, timeout, network error, no published hash
+\b
+Hosts (tests point them at loopback servers):
+  GEN_GITHUB_API    https://api.github.com        GEN_GITHUB_URL  https://github.com
+  GEN_PYPI_URL      https://pypi.org              GEN_TORCH_INDEX https://download.pytorch.org/whl
+  GEN_REGISTRY_MAP  docker.io=https://registry-1.docker.io (comma-separated HOST=URL)
+  GEN_GITHUB_TOKEN  (or GITHUB_TOKEN) raises GitHub's 60 requests/hour anonymous limit
+Proxies come from HTTPS_PROXY/NO_PROXY; registries on 127.0.0.1 speak plain HTTP."""
+
+
+@click.command(epilog=_EPILOG)
 @click.option("--matrix", "matrix_path", default="matrix.yaml", show_default=True,
               type=click.Path(dir_okay=False), help="The matrix file.")
 @click.option("--lock", "lock_path", default=None, type=click.Path(dir_okay=False),

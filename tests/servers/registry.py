@@ -279,7 +279,12 @@ def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OciRegist
 def oci_registry_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OciRegistry]:
     """A real docker-registry that demands Bearer tokens from a loopback token server."""
     _require_registry()
-    pytest.importorskip("cryptography")
+    from conftest import require
+
+    try:
+        import cryptography  # noqa: F401  (signs the token server's JWTs)
+    except ImportError:
+        require(False, "the cryptography package (pip install -e '.[test]')")
     directory = tmp_path_factory.mktemp("oci-registry-auth")
     token = TokenServer(directory)
     try:

@@ -66,8 +66,10 @@ def make_client(timeout: float = 10.0, max_connections: int = 16,
     """An AsyncClient for the real hosts (proxy settings from the environment) that talks
     to loopback hosts directly, so a proxy never sees a test server."""
     _no_sniffio_lookups()
-    limits = httpx.Limits(max_connections=max_connections,
-                          max_keepalive_connections=max_connections)
+    # the caller's semaphore bounds concurrency; the pool keeps a few connections per
+    # host (registry, token realm, API, storage...) so that switching hosts reuses them
+    limits = httpx.Limits(max_connections=max_connections * 4,
+                          max_keepalive_connections=max_connections * 4)
     direct = httpx.AsyncHTTPTransport(limits=limits, retries=1)
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {
         f"all://{host}": direct for host in ("127.0.0.1", "localhost")}

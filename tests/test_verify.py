@@ -107,6 +107,18 @@ def test_one_release_listing_for_many_wheels(endpoints: Endpoints, github: GitHu
     assert github.web.hits[github.release_path(REPO, "v2.8.3")] == 1
 
 
+def test_more_assets_than_the_release_embeds(github: GitHubFake, endpoints: Endpoints) -> None:
+    names = [f"flash_attn-2.5.8+cu{c}torch2.{t}cxx11abi{a}-cp3{p}-cp3{p}-linux_x86_64.whl"
+             for c in ("118", "122") for t in range(6) for a in ("TRUE", "FALSE")
+             for p in range(7, 12)]
+    assert len(names) == 120
+    github.add_release(REPO, "v2.5.8", {n: fake_wheel(n, 64) for n in names}, embed_limit=100)
+    last = wheel(names[-1], "v2.5.8")
+    entry = one(verify([last], endpoints), last)
+    assert entry.status == "verified"  # found on page 2 of the asset list
+    assert github.web.hits[f"/repos/{REPO}/releases/2/assets"] == 2
+
+
 def test_absent_asset_is_missing_with_nearest(endpoints: Endpoints) -> None:
     name = "flash_attn-2.8.3+cu121torch2.7cxx11abiTRUE-cp311-cp311-linux_x86_64.whl"
     entry = one(verify([wheel(name)], endpoints), wheel(name))

@@ -25,6 +25,8 @@ _RELEASE_URL = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/releases/download
                           r"(?P<tag>[^/]+)/(?P<name>[^/]+)$")
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_REDIRECTS = 8
+PAGE = 100  # GitHub's largest page of release assets
+MAX_PAGES = 20
 
 
 class _Listing(Exception):
@@ -92,10 +94,39 @@ async def _release_assets(ctx: Context, owner: str, repo: str, tag: str,
     if response.status_code != 200:
         raise _Listing("unverified", f"GET {api} -> HTTP {response.status_code}")
     try:
-        assets = response.json()["assets"]
-        return {a["name"]: a for a in assets if isinstance(a, dict) and "name" in a}
+        release = response.json()
+        assets = list(release["assets"])
     except (ValueError, KeyError, TypeError):
         raise _Listing("unverified", f"GET {api}: the answer is not a release") from None
+    if len(assets) >= PAGE and "id" in release:
+        # the embedded list may stop at 100: read the paginated asset list instead
+        assets = await _all_assets(ctx, owner, repo, release["id"], headers, deadline)
+    return {a["name"]: a for a in assets if isinstance(a, dict) and "name" in a}
+
+
+async def _all_assets(ctx: Context, owner: str, repo: str, release_id: object,
+                      headers: dict[str, str], deadline: Deadline) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for page in range(1, MAX_PAGES + 1):
+        url = (f"{ctx.endpoints.github_api}/repos/{owner}/{repo}/releases/{release_id}/assets"
+               f"?per_page={PAGE}&page={page}")
+        try:
+            response = await request(ctx.client, "GET", url, deadline=deadline,
+                                     policy=ctx.options.policy, headers=headers,
+                                     follow_redirects=True)
+            batch = response.json() if response.status_code == 200 else None
+        except Transient as exc:
+            raise _Listing("unverified", f"GET {url}: {exc}") from None
+        except ValueError:
+            batch = None
+        if not isinstance(batch, list):
+            raise _Listing("unverified", f"GET {url} -> HTTP {response.status_code}: not an "
+                           "asset list")
+        out.extend(batch)
+        if len(batch) < PAGE:
+            return out
+    raise _Listing("unverified", f"release {release_id} of {owner}/{repo} has more than "
+                   f"{PAGE * MAX_PAGES} assets")
 
 
 @dataclass

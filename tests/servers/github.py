@@ -4,9 +4,9 @@ the github.com download URLs on one port, the asset storage (302 target) on anot
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
-from servers.http import Answer, FakeServer
+from servers.http import Answer, FakeServer, Request
 
 
 class GitHubFake:
@@ -26,8 +26,11 @@ class GitHubFake:
         return f"/{repo}/releases/download/{tag}/{name}"
 
     def add_release(self, repo: str, tag: str, assets: dict[str, bytes], *,
-                    digest: bool = True, listed_size: dict[str, int] | None = None) -> None:
-        """A release `tag` of `repo` whose assets are `assets` (name -> bytes)."""
+                    digest: bool = True, listed_size: dict[str, int] | None = None,
+                    embed_limit: int | None = None) -> None:
+        """A release `tag` of `repo` whose assets are `assets` (name -> bytes). With
+        `embed_limit`, the release object embeds only that many; the rest are on the
+        paginated `/releases/{id}/assets` list."""
         listing = []
         for name, data in assets.items():
             sha = hashlib.sha256(data).hexdigest()
@@ -44,8 +47,18 @@ class GitHubFake:
                 entry["digest"] = f"sha256:{sha}"
             listing.append(entry)
         self.releases[f"{repo}@{tag}"] = listing
+        release_id = len(self.releases)
         self.web.add(self.release_path(repo, tag), Answer.json(
-            {"tag_name": tag, "assets": listing}, "application/json; charset=utf-8"))
+            {"id": release_id, "tag_name": tag, "assets": listing[:embed_limit]},
+            "application/json; charset=utf-8"))
+
+        def page(request: Request) -> Answer:
+            query = parse_qs(request.query)
+            size = min(100, int(query.get("per_page", ["30"])[0]))
+            start = (int(query.get("page", ["1"])[0]) - 1) * size
+            return Answer.json(listing[start:start + size])
+
+        self.web.add(f"/repos/{repo}/releases/{release_id}/assets", page)
 
     def close(self) -> None:
         self.web.close()

@@ -100,6 +100,8 @@ def verify(matrix_path: str, lock_path: str | None, target: str | None, offline:
                                 fetch_wheels=fetch_wheels)
         lock = asyncio.run(verify_resources(resources, previous=previous, endpoints=endpoints,
                                             options=options, path=path, progress=progress))
+        if target and previous:  # one target checked: keep the other targets' entries
+            lock.resources = dict(sorted({**previous.resources, **lock.resources}.items()))
         lock.save(path)
     counts = Counter(entry.status for entry in lock.resources.values())
     where = "lock unchanged (offline)" if offline else f"lock written to {path}"

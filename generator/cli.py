@@ -14,6 +14,8 @@ from generator import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("generator.commands.plan_cmd", "plan", "Expand the matrix and show every "
              "candidate, kept or pruned, with reasons."),
+    "render": ("generator.commands.render_cmd", "render", "Write the Dockerfiles, bake "
+               "file, MATRIX.md and CI workflow (--check: compare only)."),
     "schema": ("generator.commands.schema_cmd", "schema", "Print the JSON Schema of "
                "matrix.yaml."),
     "verify": ("generator.commands.verify_cmd", "verify", "Check every image, wheel and sdist; write the lock."),  # noqa: E501

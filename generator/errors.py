@@ -29,7 +29,8 @@ class UserError(Exception):
         if self.file:
             where = self.file + (f":{self.line}" if self.line else "") + ": "
         key = f"{self.key}: " if self.key else ""
-        return f"{where}{key}{self.message}".replace("\n", " ")
+        # one line, whatever line breaks a value smuggled in (\r, \x85, \u2028, ...)
+        return " ".join(f"{where}{key}{self.message}".splitlines())
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

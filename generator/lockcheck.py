@@ -10,6 +10,7 @@ from generator.plan import Plan, Variant
 from generator.registry import parse_image_ref
 from generator.rules import Reason
 
+UNVERIFIED_NOTE = "renders only with --allow-unverified"
 PIN_KEYS = ("image_digest", "builder_digest", "wheel_sha256", "sdist_sha256", "torch_sha256")
 
 
@@ -66,33 +67,29 @@ def apply_lock(plan: Plan, lock: Lock | None, allow_unverified: bool) -> None:
 
     A `missing` resource prunes the variant (code resource-missing, with the evidence and
     the nearest real resource known). An `unverified` or unlocked one keeps it, listed in
-    `Variant.unverified` (resource keys) with the why in its notes; without
-    `allow_unverified` the notes say that it renders only with --allow-unverified."""
+    `Variant.unverified` (resource keys; the why stays in the lock); without
+    `allow_unverified` a note says that it renders only with --allow-unverified. Calling
+    it twice changes nothing more."""
     lock = lock or Lock()
     for variant in plan.kept:
         reasons: list[Reason] = []
         unverified: list[str] = []
-        whys: list[str] = []
         for resource in variant.resources():
             key = resource_key(resource)
             entry = lock.resources.get(key)
-            if entry is None:
+            if entry is None or entry.status == "unverified":
                 unverified.append(key)
-                whys.append(f"{describe(resource)}: not in the lock (run gen verify)")
             elif entry.status == "missing":
                 reasons.append(_missing_reason(resource, entry, lock))
-            elif entry.status == "unverified":
-                unverified.append(key)
-                whys.append(f"{describe(resource)}: {entry.evidence or 'not proven'}")
         if reasons:
             variant.status = "pruned"
             variant.reasons = reasons
             continue
         variant.unverified = unverified
-        notes = [f"unverified {why}" for why in whys]
-        if unverified and not allow_unverified:
-            notes.append("renders only with --allow-unverified")
-        variant.notes.extend(n for n in notes if n not in variant.notes)  # idempotent
+        note = (f"{UNVERIFIED_NOTE}: gen verify has not proven {len(unverified)} of its "
+                f"resources (the lock says why)")
+        if unverified and not allow_unverified and note not in variant.notes:
+            variant.notes.append(note)
 
 
 def pins(variant: Variant, lock: Lock | None) -> dict[str, str | None]:

@@ -20,5 +20,5 @@ async def check_image(ctx: Context, resource: dict[str, str]) -> LockedResource:
         return unverified("image", f"{url}: {exc}", url)
     if not head.digest.startswith("sha256:"):
         return unverified("image", f"{url}: unexpected digest {head.digest!r}", url)
-    return verified("image", head.digest, url, head.size, media_type=head.media_type,
-                    ratelimit_remaining=head.headers.get("ratelimit-remaining"))
+    # (Docker Hub's ratelimit-remaining is in head.headers; not kept: it would churn the lock)
+    return verified("image", head.digest, url, head.size, media_type=head.media_type)

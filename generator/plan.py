@@ -17,7 +17,7 @@ from generator.rules import Reason, build_archs, evaluate, wheel_filename, wheel
 class Variant:
     """A judged candidate with its stable id. Mutable: the lock may still prune it."""
 
-    __slots__ = ("candidate", "id", "notes", "reasons", "status")
+    __slots__ = ("candidate", "id", "notes", "reasons", "status", "unverified")
 
     def __init__(self, id: str, candidate: Candidate, status: str,
                  reasons: list[Reason] | None = None, notes: list[str] | None = None) -> None:
@@ -26,6 +26,7 @@ class Variant:
         self.status = status  # kept | pruned
         self.reasons = reasons or []
         self.notes = notes or []
+        self.unverified: list[str] = []  # lock keys not proven (generator/lockcheck.py)
 
     @property
     def kept(self) -> bool:
@@ -73,6 +74,7 @@ class Variant:
             "status": self.status,
             "reasons": [r.as_dict() for r in self.reasons],
             "notes": list(self.notes),
+            "unverified": list(self.unverified),
             "target": c.target.name,
             "gpu": c.target.gpu,
             "compute_capability": c.target.compute_capability,

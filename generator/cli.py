@@ -14,6 +14,10 @@ from generator import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("generator.commands.plan_cmd", "plan", "Expand the matrix and show every "
              "candidate, kept or pruned, with reasons."),
+    "promote": ("generator.commands.promote_cmd", "promote", "Choose the canonical image "
+                "from smoke results and publish it by digest."),
+    "explain": ("generator.commands.explain_cmd", "explain", "Why a variant was kept or "
+                "pruned, what was verified, and how it smoked."),
     "schema": ("generator.commands.schema_cmd", "schema", "Print the JSON Schema of "
                "matrix.yaml."),
 }

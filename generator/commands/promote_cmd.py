@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
+from generator.errors import UserError
 from generator.promote.decide import REJECTION_CODES
+
+
+class _Failed(UserError):
+    """Nothing promoted although the input was fine: exit 1, not 2."""
+
+    exit_code = 1
+
 
 _CODES = "\n".join(f"  {code}: {meaning}" for code, meaning in REJECTION_CODES.items())
 
@@ -36,7 +44,6 @@ def promote(results: tuple[str, ...], target: str | None, matrix_path: str, reco
     policy.prefer in matrix.yaml, and the first one is promoted.
     """
     from generator import grammar
-    from generator.errors import UserError
     from generator.fsutil import atomic_write_text
     from generator.matrix import load_matrix
     from generator.plan import build_plan
@@ -95,10 +102,7 @@ def promote(results: tuple[str, ...], target: str | None, matrix_path: str, reco
             click.echo(f"canonical for {tgt.name}: {winner.id}")
             click.echo(publication.sentence().replace("`", ""))
     if failure:
-        click.echo(f"gen: error: {failure}", err=True)
-        raise click.exceptions.Exit(1)
+        raise _Failed(failure)
     if winner is None:
-        click.echo(f"gen: no variant passed for target '{tgt.name}': nothing promoted "
-                   f"({len(decision.rejected)} rejected, {len(decision.untested)} untested)",
-                   err=True)
-        raise click.exceptions.Exit(1)
+        raise _Failed(f"no variant passed for target '{tgt.name}': nothing promoted "
+                      f"({len(decision.rejected)} rejected, {len(decision.untested)} untested)")

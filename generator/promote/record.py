@@ -97,7 +97,7 @@ def to_record(d: Decision, publication: Publication | None) -> dict[str, Any]:
         "rejected": [r.as_dict() for r in d.rejected],
         "untested": [{"variant": vid, "built": built} for vid, built in d.untested],
         "notes": d.notes,
-        "inputs": d.inputs,
+        "inputs": sorted(d.inputs),
     }
 
 

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from servers.registry import oci_registry, oci_registry_auth  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_INTEGRATION = os.environ.get("GEN_REQUIRE_INTEGRATION") == "1"

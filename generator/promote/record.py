@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.promote.decide import Contender, Decision
-
-RECORD_SCHEMA = "gen-canonical/1"
+from generator.promote.results import RECORD_SCHEMA
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from generator.smoke.archs import format_cc
 
 SMOKE_SCHEMA = "gen-smoke/1"
 BUILD_SCHEMA = "gen-build/1"
+RECORD_SCHEMA = "gen-canonical/1"  # what gen promote writes; skipped when found among inputs
 CATEGORIES = ("not-installed", "abi-mismatch", "cuda-runtime-mismatch", "no-gpu",
               "arch-unsupported", "numerics", "perf-floor", "oom", "error")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -133,6 +134,7 @@ def load_inputs(paths: list[str]) -> Inputs:
     files = find_files(paths)
     smoke: list[SmokeResult] = []
     builds: list[BuildRecord] = []
+    skipped: list[str] = []
     for name in files:
         data = _read_json(name)
         kind = data.get("schema")
@@ -140,6 +142,8 @@ def load_inputs(paths: list[str]) -> Inputs:
             smoke.append(parse_smoke(data, name))
         elif kind == BUILD_SCHEMA:
             builds.append(parse_build(data, name))
+        elif kind == RECORD_SCHEMA:
+            skipped.append(name)  # a decision record of an earlier run: output, not evidence
         elif isinstance(kind, str) and kind.startswith(("gen-smoke/", "gen-build/")):
             raise UserError(f"unsupported schema '{kind}' (this gen reads {SMOKE_SCHEMA} "
                             f"and {BUILD_SCHEMA})", file=name, key="schema")
@@ -147,7 +151,7 @@ def load_inputs(paths: list[str]) -> Inputs:
             what = "no 'schema' key" if kind is None else f"schema {kind!r}"
             raise UserError(f"not a gen smoke result or build record ({what}; expected "
                             f"{SMOKE_SCHEMA} or {BUILD_SCHEMA})", file=name)
-    return Inputs(smoke, builds, files)
+    return Inputs(smoke, builds, [f for f in files if f not in skipped])
 
 
 def _read_json(name: str) -> dict[str, Any]:

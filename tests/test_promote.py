@@ -284,6 +284,20 @@ def test_ids_outside_the_plan_pruned_and_other_target(tmp_path: Path):
     assert by[A10_WHEEL].code == "other-target"
 
 
+def test_result_without_variant_or_digest_is_rejected(tmp_path: Path):
+    built(tmp_path, WHEEL_DEV_271, SOURCE_DEV_280)
+    anonymous = smoke(WHEEL_DEV_271, fake_digest(WHEEL_DEV_271))
+    anonymous["variant"] = None
+    undigested = smoke(SOURCE_DEV_280, fake_digest(SOURCE_DEV_280))
+    undigested["image"]["digest"] = None
+    write(tmp_path / "a.json", anonymous)
+    write(tmp_path / "b.json", undigested)
+    d = decide(tmp_path)
+    assert not d.ranking
+    assert codes(d) == {"(none)": ["not-in-plan"], SOURCE_DEV_280: ["digest-mismatch"]}
+    assert "records no image digest" in d.rejected[1].message
+
+
 def test_no_build_record_and_conflicting_build_records(tmp_path: Path):
     write(tmp_path / "s1.json", smoke(WHEEL_DEV_271, fake_digest(WHEEL_DEV_271)))
     write(tmp_path / "s2.json", smoke(WHEEL_DEV_280, fake_digest(WHEEL_DEV_280)))
@@ -335,7 +349,12 @@ def test_corrupt_or_foreign_file_stops_everything(tmp_path: Path, capsys, conten
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d["image"].pop("digest"), "image.digest: missing required key"),
+    (lambda d: d["image"].pop("digest"), "image: does not match the smoke schema: missing "
+     "required key 'digest'"),
+    (lambda d: d.pop("problems"), "does not match the smoke schema: missing required key "
+     "'problems'"),
+    (lambda d: d["perf"]["sdpa"].update(fwd_ms=0), "perf.sdpa.fwd_ms: does not match the "
+     "smoke schema: 0 is not above 0"),
     (lambda d: d["image"].update(digest="sha256:abc"), "is not an image digest"),
     (lambda d: d.update(status="maybe"), "status: status 'maybe' is not pass or fail"),
     (lambda d: d.update(status="fail", category="gremlins"), "unknown category 'gremlins'"),

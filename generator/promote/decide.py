@@ -163,12 +163,16 @@ def judge(plan: Plan, target: Target, inputs: Inputs) -> Decision:
                                       f"digest: {digests}", sorted(b.file for b in records)))
 
     valid: dict[str, list[tuple[SmokeResult, str, str | None]]] = {}
-    for r in sorted(inputs.smoke, key=lambda r: (r.variant, r.file)):
-        v = plan.get(r.variant)
+    for r in sorted(inputs.smoke, key=lambda r: (r.variant or "", r.file)):
+        v = plan.get(r.variant) if r.variant else None
 
         def reject(code: str, message: str, r: SmokeResult = r) -> None:
-            rejected.append(Rejection(r.variant, code, message, [r.file]))
+            rejected.append(Rejection(r.variant or "(none)", code, message, [r.file]))
 
+        if r.variant is None:
+            reject("not-in-plan", "the result names no variant (the smoke script ran without "
+                   "the variant's metadata)")
+            continue
         if v is None:
             ids = [x.id for x in plan.variants]
             reject("not-in-plan", f"no variant '{r.variant}' in the current plan"
@@ -189,6 +193,10 @@ def judge(plan: Plan, target: Target, inputs: Inputs) -> Decision:
         if build is None:
             reject("no-build", "no build metadata (gen-build/1) among the inputs records the "
                    "digest of this variant's image")
+            continue
+        if r.digest is None:
+            reject("digest-mismatch", "the result records no image digest (GEN_IMAGE_DIGEST "
+                   f"unset), so it cannot be tied to the built image {build.image}")
             continue
         if r.digest != build.digest:
             reject("digest-mismatch", f"smoked image {r.digest[:19]}… is not the built image "

@@ -19,8 +19,8 @@ from generator.smoke.archs import format_cc
 SMOKE_SCHEMA = "gen-smoke/1"
 BUILD_SCHEMA = "gen-build/1"
 RECORD_SCHEMA = "gen-canonical/1"  # what gen promote writes; skipped when found among inputs
-CATEGORIES = ("not-installed", "abi-mismatch", "cuda-runtime-mismatch", "no-gpu",
-              "arch-unsupported", "numerics", "perf-floor", "oom", "error")
+CATEGORIES = ("not-installed", "abi-mismatch", "cuda-runtime-mismatch", "version-mismatch",
+              "arch-unsupported", "no-gpu", "oom", "error", "numerics", "perf-floor")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # The smoke helper's JSON Schema, when its branch is merged; checked in addition to the
 # keys this module reads.
@@ -30,9 +30,9 @@ SMOKE_SCHEMA_FILE = Path(__file__).resolve().parent.parent / "smoke" / "smoke.sc
 @dataclass(frozen=True)
 class SmokeResult:
     file: str
-    variant: str
+    variant: str | None  # None when the smoke script was not told the variant
     image_ref: str | None
-    digest: str
+    digest: str | None  # None when it was not told the image digest
     status: str  # pass | fail
     category: str | None
     message: str
@@ -223,7 +223,6 @@ def _number(data: dict[str, Any], key: str, name: str) -> float | None:
 
 
 def parse_smoke(data: dict[str, Any], name: str) -> SmokeResult:
-    _check_schema_file(data, name)
     status = _get(data, "status", name, (str,))
     if status not in ("pass", "fail"):
         raise UserError(f"status '{status}' is not pass or fail", file=name, key="status")
@@ -234,11 +233,12 @@ def parse_smoke(data: dict[str, Any], name: str) -> SmokeResult:
     if status == "pass" and category is not None:
         raise UserError("a passing result has a failure category", file=name, key="category")
     passed = status == "pass"
-    return SmokeResult(
+    digest = _get(data, "image.digest", name, (str,), required=False)
+    result = SmokeResult(
         file=name,
-        variant=_get(data, "variant", name, (str,)),
+        variant=_get(data, "variant", name, (str,), required=False),
         image_ref=_get(data, "image.ref", name, (str,), required=False),
-        digest=_digest(data, "image.digest", name),
+        digest=None if digest is None else _digest(data, "image.digest", name),
         status=status,
         category=category if not passed else None,
         message=_get(data, "message", name, (str,), required=False) or "",
@@ -249,6 +249,8 @@ def parse_smoke(data: dict[str, Any], name: str) -> SmokeResult:
         duration_s=_number(data, "duration_s", name),
         data=data,
     )
+    _check_schema_file(data, name)  # after the keys read here, which get clearer messages
+    return result
 
 
 def parse_build(data: dict[str, Any], name: str) -> BuildRecord:
@@ -287,12 +289,18 @@ def _is_type(value: Any, kind: str) -> bool:
     return isinstance(value, _JSON_TYPES.get(kind, (object,)))
 
 
+def _closest(problems: list[tuple[str, str] | None]) -> tuple[str, str]:
+    """Of the alternatives' problems, the one that got deepest into the value."""
+    return max((p for p in problems if p), key=lambda p: len(p[0]))
+
+
 def schema_problem(schema: dict[str, Any], value: Any, path: str = "",
                    root: dict[str, Any] | None = None) -> tuple[str, str] | None:
     """The first (key, message) where `value` breaks `schema`, or None.
 
-    A subset of JSON Schema: $ref to #/$defs, type, const, enum, pattern, minimum, maximum,
-    properties, required, additionalProperties, items, anyOf, oneOf, allOf.
+    A subset of JSON Schema (what smoke.schema.json uses): $ref within the document, type,
+    const, enum, pattern, minimum, exclusiveMinimum, maximum, minItems, maxItems,
+    properties, required, additionalProperties, items, allOf, anyOf, oneOf, if/then/else.
     """
     root = root or schema
     if "$ref" in schema:
@@ -315,18 +323,33 @@ def schema_problem(schema: dict[str, Any], value: Any, path: str = "",
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if "minimum" in schema and value < schema["minimum"]:
             return path, f"{value} is below {schema['minimum']}"
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            return path, f"{value} is not above {schema['exclusiveMinimum']}"
         if "maximum" in schema and value > schema["maximum"]:
             return path, f"{value} is above {schema['maximum']}"
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            return path, f"needs at least {schema['minItems']} items"
+        if len(value) > schema.get("maxItems", len(value)):
+            return path, f"takes at most {schema['maxItems']} items"
     for option in schema.get("allOf", ()):
         problem = schema_problem(option, value, path, root)
         if problem:
             return problem
-    for keyword in ("anyOf", "oneOf"):
-        options = schema.get(keyword)
-        if options:
-            problems = [schema_problem(o, value, path, root) for o in options]
-            if all(problems):
-                return next(p for p in problems if p)
+    if "if" in schema:
+        branch = "then" if schema_problem(schema["if"], value, path, root) is None else "else"
+        if branch in schema and (problem := schema_problem(schema[branch], value, path, root)):
+            return problem
+    if schema.get("anyOf"):
+        problems = [schema_problem(o, value, path, root) for o in schema["anyOf"]]
+        if all(problems):
+            return _closest(problems)
+    if schema.get("oneOf"):
+        problems = [schema_problem(o, value, path, root) for o in schema["oneOf"]]
+        if all(problems):
+            return _closest(problems)
+        if sum(p is None for p in problems) > 1:
+            return path, "matches more than one oneOf alternative"
     if isinstance(value, dict):
         props = schema.get("properties", {})
         for key in schema.get("required", ()):

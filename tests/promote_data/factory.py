@@ -18,31 +18,45 @@ def fake_digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def _timing(tflops: float) -> dict[str, float]:
+    return {"fwd_ms": round(100.0 / tflops, 4), "fwd_bwd_ms": round(300.0 / tflops, 4),
+            "fwd_tflops": tflops, "fwd_bwd_tflops": round(tflops * 0.7, 3)}
+
+
 def smoke(variant: str, digest: str, *, status: str = "pass", category: str | None = None,
           gpu: tuple[str, str] | None = L40, fa: float | None = 100.0,
-          sdpa: float | None = 60.0, ref: str | None = None) -> dict[str, Any]:
-    """A gen-smoke/1 result for `variant`'s image `digest`."""
+          sdpa: float = 60.0, ref: str | None = None) -> dict[str, Any]:
+    """A gen-smoke/1 result for `variant`'s image `digest` (valid under smoke.schema.json)."""
+    problems = [] if status == "pass" else [
+        {"category": category, "stage": "import-flash-attn", "message": f"{category}: "
+         "undefined symbol: _ZN3c105ErrorC2E"}]
     return {
         "schema": "gen-smoke/1",
         "variant": variant,
         "image": {"ref": ref or f"127.0.0.1:5000/gen:{variant}", "digest": digest},
         "status": status,
         "category": category,
-        "message": "ok" if status == "pass" else f"{category}: smoke failed",
+        "message": "all checks passed" if status == "pass" else problems[0]["message"],
+        "problems": problems,
         "environment": {
-            "torch": "2.7.1", "torch_cuda": "12.6", "cxx11_abi": True, "python": "3.11.12",
-            "driver": "570.86.15",
-            "gpu": None if gpu is None else {"name": gpu[0], "compute_capability": gpu[1]},
-            "flash_attn": {"version": "2.8.3", "file": "/opt/conda/lib/python3.11/x.so"},
+            "python": "3.11.12", "torch": "2.7.1+cu126", "torch_cuda": "12.6",
+            "cxx11_abi": True, "driver": "570.86.15", "driver_cuda": "12.8",
+            "gpu": None if gpu is None else {"name": gpu[0], "compute_capability": gpu[1],
+                                             "count": 1},
+            "flash_attn": {"expected": not variant.startswith("none-"), "version": "2.8.3",
+                           "file": "/opt/conda/lib/python3.11/site-packages/flash_attn_2_cuda"
+                                   ".cpython-311-x86_64-linux-gnu.so", "extension": None},
         },
-        "archs": {"sass": ["sm_80", "sm_90"], "ptx": [], "runs_on_current": True,
-                  "targets": {"l40": {"compute_capability": "8.9", "runs": True}}},
-        "numerics": {"max_abs_err": 0.002, "tolerance": 0.01},
-        "perf": {"shape": [4, 2048, 16, 128],
-                 "flash_attn": None if fa is None else {"fwd_tflops": fa,
-                                                        "fwd_bwd_tflops": fa * 0.7},
-                 "sdpa": None if sdpa is None else {"fwd_tflops": sdpa,
-                                                    "fwd_bwd_tflops": sdpa * 0.7}},
+        "archs": {"file": None, "sass": ["sm_80", "sm_90"], "ptx": [], "source": "elf",
+                  "cuobjdump": None, "runs_on_current": True, "torch": None,
+                  "targets": {"l40": {"compute_capability": "8.9", "gpu": "L40",
+                                      "runs": True}}},
+        "numerics": None,
+        "perf": None if gpu is None else {
+            "shape": {"batch": 4, "seqlen": 2048, "heads": 16, "head_dim": 128,
+                      "dtype": "bfloat16", "causal": False},
+            "flash_attn": None if fa is None else _timing(fa),
+            "sdpa": _timing(sdpa)},
         "duration_s": 12.5,
     }
 

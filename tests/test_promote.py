@@ -426,3 +426,34 @@ def test_schema_subset_validator():
                                    "status": "meh"})[0] == "status"
     assert schema_problem(schema, {"schema": "gen-smoke/1", "perf": None, "x": 1}) == (
         "x", "unknown key")
+
+
+# ---------------------------------------------------------------- the real smoke script
+
+
+def test_output_of_the_real_smoke_script_is_judged(tmp_path: Path):
+    """The in-image smoke script, run here (no GPU, most likely no torch), writes a
+    gen-smoke/1 document that promote reads, validates and judges like any other."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "generator" / "smoke" / "smoke.py"
+    (tmp_path / "variant.json").write_text(json.dumps({
+        "id": WHEEL_DEV_271, "strategy": "wheel",
+        "targets": [{"name": "l40", "compute_capability": "8.9"}]}))
+    digest = fake_digest(WHEEL_DEV_271)
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "in" / "smoke.json"),
+                    "--variant-json", str(tmp_path / "variant.json"), "--image-digest", digest,
+                    "--image-ref", f"127.0.0.1:5000/gen:{WHEEL_DEV_271}"],
+                   capture_output=True, text=True, timeout=120, check=False)
+    built(tmp_path / "in", WHEEL_DEV_271)
+    d = decide(tmp_path / "in")
+    (result,) = load_inputs([str(tmp_path / "in")]).smoke
+    assert result.variant == WHEEL_DEV_271 and result.digest == digest
+    if result.passed:  # a machine with torch, flash-attn and an L40-class GPU
+        assert [c.id for c in d.ranking] == [WHEEL_DEV_271]
+    else:
+        (rejection,) = d.rejected
+        assert rejection.code in ("failed", "device-mismatch")
+        if rejection.code == "failed":
+            assert rejection.category == result.category

@@ -81,7 +81,7 @@ def promote(results: tuple[str, ...], target: str | None, matrix_path: str, reco
 
             try:
                 publication = retag.retag(repo, winner.build.digest, tag,
-                                          retag.credentials_from_env(repo))
+                                          retag.credentials_for(repo))
             except (RegistryError, Transient, OSError) as exc:
                 failure = f"push failed, nothing recorded: {exc}"
         else:

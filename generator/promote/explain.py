@@ -133,8 +133,8 @@ def _smoke_text(s: dict[str, Any]) -> str:
         what = "pass" if r["status"] == "pass" else f"fail ({r['category'] or 'error'})"
         built = {b["digest"] for b in s["builds"]}
         stale = ", not the built one" if built and r["digest"] not in built else ""
-        out.append(f"  {what:<11} {r['file']}: on {gpu}, image {(r['digest'] or 'unknown')[:19]}…{stale}"
-                   f"{perf}")
+        digest = (r["digest"] or "unknown")[:19]
+        out.append(f"  {what:<11} {r['file']}: on {gpu}, image {digest}…{stale}{perf}")
         if r["status"] != "pass" and r["message"]:
             out.append(f"              {r['message']}")
     v = s["verdict"]

@@ -8,6 +8,8 @@ at the digest is left alone, so re-running a promotion changes nothing.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 from collections.abc import Mapping
 
@@ -15,14 +17,37 @@ from generator.promote.record import Publication
 from generator.registry import ManifestMissing, Registry, RegistryError, split_name
 
 
-def credentials_from_env(repository: str, env: Mapping[str, str] | None = None
-                         ) -> dict[str, tuple[str, str]]:
-    """{registry host: (user, password)} from GEN_REGISTRY_USER / GEN_REGISTRY_PASSWORD."""
+def credentials_for(repository: str, env: Mapping[str, str] | None = None
+                    ) -> dict[str, tuple[str, str]]:
+    """{registry host: (user, password)} for pushing to `repository`.
+
+    GEN_REGISTRY_USER and GEN_REGISTRY_PASSWORD win; else the `auths` entry `docker login`
+    (or docker/login-action in CI) wrote to $DOCKER_CONFIG/config.json or
+    ~/.docker/config.json. Credential helpers (credsStore) are not consulted.
+    """
     env = os.environ if env is None else env
+    host = split_name(repository)[0]
     user, password = env.get("GEN_REGISTRY_USER"), env.get("GEN_REGISTRY_PASSWORD")
-    if not user or not password:
+    if user and password:
+        return {host: (user, password)}
+    folder = env.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    try:
+        with open(os.path.join(folder, "config.json"), encoding="utf-8") as handle:
+            auths = json.load(handle).get("auths") or {}
+    except (OSError, ValueError, AttributeError):
         return {}
-    return {split_name(repository)[0]: (user, password)}
+    names = {host, f"https://{host}", f"http://{host}"}
+    if host == "docker.io":
+        names |= {"https://index.docker.io/v1/", "index.docker.io"}
+    for name, entry in auths.items():
+        if name.rstrip("/") in names or name in names:
+            try:
+                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            except (KeyError, TypeError, ValueError):
+                continue
+            if user and password:
+                return {host: (user, password)}
+    return {}
 
 
 async def _current(registry: Registry, repository: str, tag: str) -> str | None:

@@ -6,14 +6,28 @@ a second run must change nothing, and bad input must leave the registry alone.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-from conftest import require_tool
+from conftest import require, require_tool
 from promote_data.factory import MATRIX, build, smoke, write
-from servers.registry import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+from servers.registry import (
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    REGISTRY_BIN,
+    OciRegistry,
+    _wait_ready,
+    free_port,
+)
 
 from generator.cli import main
 from generator.registry import ACCEPT
@@ -186,3 +200,84 @@ def test_push_through_bearer_token_auth(oci_registry_auth, tmp_path, capsys):
     # gen asked the token server itself (the test's own pushes ask for pull,push only)
     ours = oci_registry_auth.token_server.requests[seen:]
     assert any(q.get("scope") == [f"repository:{name}:pull"] for q in ours)
+
+
+# ---------------------------------------------------------------- basic auth (htpasswd)
+
+
+@dataclass
+class BasicAuthRegistry(OciRegistry):
+    """A docker-registry that demands HTTP basic auth (htpasswd), as a private one would."""
+
+    auth: tuple[str, str] = ("", "")
+
+    def _call(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        url = path if path.startswith("http") else self.url + path
+        return httpx.request(method, url, auth=self.auth, timeout=20, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def basic_registry(tmp_path_factory) -> Iterator[BasicAuthRegistry]:
+    try:
+        import bcrypt
+    except ImportError:
+        bcrypt = None
+    require(bcrypt is not None, "the bcrypt module (pip install -e '.[test]')")
+    require_tool("docker-registry", "/usr/bin/docker-registry")
+    directory = tmp_path_factory.mktemp("basic-registry")
+    user, password = "ci-bot", "s3cret-token"
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    (directory / "htpasswd").write_text(f"{user}:{hashed}\n")
+    port = free_port()
+    config = {"version": 0.1, "log": {"level": "warn"},
+              "storage": {"filesystem": {"rootdirectory": str(directory / "storage")}},
+              "http": {"addr": f"127.0.0.1:{port}", "secret": "promote-test"},
+              "auth": {"htpasswd": {"realm": "gen-test", "path": str(directory / "htpasswd")}}}
+    (directory / "config.yml").write_text(json.dumps(config))
+    log = directory / "registry.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([REGISTRY_BIN, "serve", str(directory / "config.yml")],
+                                   stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "OTEL_TRACES_EXPORTER": "none"})
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", process, log)
+        yield BasicAuthRegistry(f"127.0.0.1:{port}", process, auth=(user, password))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_push_with_credentials_from_env_or_docker_config(basic_registry, tmp_path, capsys,
+                                                         monkeypatch):
+    name = "promote/private"
+    digests = ci_artifacts(basic_registry, tmp_path / "in", name)
+    record = tmp_path / "r.json"
+    for var in ("GEN_REGISTRY_USER", "GEN_REGISTRY_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
+    # no credentials: the registry refuses, nothing is recorded
+    code, _, err = run(capsys, str(tmp_path / "in"), "--push", "--record", str(record))
+    assert code == 1 and "push failed" in err and "access refused (HTTP 401)" in err, err
+    assert "GEN_REGISTRY_USER" in err
+    assert not record.exists()
+    assert tag_state(basic_registry, name, "l40")[0] == 404
+    # what `docker login` (docker/login-action in CI) leaves in config.json
+    user, password = basic_registry.auth
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    write(tmp_path / "docker" / "config.json", {"auths": {basic_registry.host: {"auth": token}}})
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    code, out, err = run(capsys, str(tmp_path / "in"), "--push", "--record", str(record))
+    assert code == 0, err
+    assert "created" in out
+    assert tag_state(basic_registry, name, "l40")[1] == digests[WHEEL]
+    # the environment wins over config.json, and a wrong password is refused
+    monkeypatch.setenv("GEN_REGISTRY_USER", user)
+    monkeypatch.setenv("GEN_REGISTRY_PASSWORD", "wrong")
+    code, _, err = run(capsys, str(tmp_path / "in"), "--push", "--canonical-tag", "other",
+                       "--record", str(tmp_path / "r2.json"))
+    assert code == 1 and "push failed" in err
+    monkeypatch.setenv("GEN_REGISTRY_PASSWORD", password)
+    code, _, err = run(capsys, str(tmp_path / "in"), "--push", "--canonical-tag", "other",
+                       "--record", str(tmp_path / "r2.json"))
+    assert code == 0, err
+    assert tag_state(basic_registry, name, "other")[1] == digests[WHEEL]

@@ -50,10 +50,19 @@ def credentials_for(repository: str, env: Mapping[str, str] | None = None
     return {}
 
 
+def _refused(repository: str, exc: ManifestMissing) -> RegistryError:
+    return RegistryError(f"{repository}: access refused (HTTP {exc.status}); give push "
+                         "credentials through GEN_REGISTRY_USER/GEN_REGISTRY_PASSWORD or "
+                         f"docker login: {exc}")
+
+
 async def _current(registry: Registry, repository: str, tag: str) -> str | None:
+    """The digest `repository:tag` names now, or None when there is no such tag."""
     try:
         return (await registry.get_manifest(repository, tag))[2]
-    except ManifestMissing:
+    except ManifestMissing as exc:
+        if exc.status != 404:
+            raise _refused(repository, exc) from None
         return None
 
 
@@ -65,6 +74,8 @@ async def retag_async(registry: Registry, repository: str, digest: str,
     try:
         body, media_type, fetched = await registry.get_manifest(repository, digest)
     except ManifestMissing as exc:
+        if exc.status != 404:
+            raise _refused(repository, exc) from None
         raise RegistryError(f"{repository} has no manifest {digest} (was the winner pushed "
                             f"to another repository?): {exc}") from None
     if fetched != digest:

@@ -457,3 +457,25 @@ def test_output_of_the_real_smoke_script_is_judged(tmp_path: Path):
         assert rejection.code in ("failed", "device-mismatch")
         if rejection.code == "failed":
             assert rejection.category == result.category
+
+
+def test_credentials_for_reads_env_then_docker_config(tmp_path: Path):
+    import base64
+
+    from generator.promote.retag import credentials_for
+
+    def auth(user: str, password: str) -> dict[str, str]:
+        return {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+    write(tmp_path / "config.json", {"auths": {
+        "https://ghcr.io": auth("bot", "ghp_x"),
+        "https://index.docker.io/v1/": auth("hub", "pw"),
+        "broken.example": {"auth": "%%%"}}})
+    env = {"DOCKER_CONFIG": str(tmp_path)}
+    assert credentials_for("ghcr.io/owner/gen", env) == {"ghcr.io": ("bot", "ghp_x")}
+    assert credentials_for("owner/gen", env) == {"docker.io": ("hub", "pw")}
+    assert credentials_for("broken.example/x", env) == {}
+    assert credentials_for("127.0.0.1:5000/gen", env) == {}
+    env.update(GEN_REGISTRY_USER="u", GEN_REGISTRY_PASSWORD="p")
+    assert credentials_for("ghcr.io/owner/gen", env) == {"ghcr.io": ("u", "p")}
+    assert credentials_for("ghcr.io/x", {"DOCKER_CONFIG": str(tmp_path / "none")}) == {}

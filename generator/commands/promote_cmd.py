@@ -29,7 +29,8 @@ _CODES = "\n".join(f"  {code}: {meaning}" for code, meaning in REJECTION_CODES.i
               type=click.Path(dir_okay=False, allow_dash=True),
               help="Append the Markdown report here (e.g. $GITHUB_STEP_SUMMARY); - is stdout.")
 @click.option("--push", is_flag=True, help="Move the canonical tag in the registry (else only "
-              "say what would happen).")
+              "say what would happen). Credentials: GEN_REGISTRY_USER and "
+              "GEN_REGISTRY_PASSWORD, else docker login's config.json.")
 @click.option("--repository", default=None, help="Repository of the canonical tag (default: "
               "the repository the winner was built into).")
 @click.option("--canonical-tag", default=None, help="Tag to move (default: the target name, "

@@ -249,6 +249,21 @@ def test_real_gpu_results_supersede_stand_in_ones(tmp_path: Path):
     assert codes(d) == {WHEEL_DEV_271: ["superseded"]}
 
 
+def test_stand_in_needs_code_for_the_target_arch(tmp_path: Path):
+    """An H100 run proves nothing for an L40 when the binary holds only sm_90 code."""
+    built(tmp_path, WHEEL_DEV_271, SOURCE_DEV_280)
+    hopper_only = smoke(WHEEL_DEV_271, fake_digest(WHEEL_DEV_271), gpu=H100)
+    hopper_only["archs"].update(sass=["sm_90"], targets={"l40": {
+        "compute_capability": "8.9", "gpu": "L40", "runs": False}})
+    write(tmp_path / "a.json", hopper_only)
+    write(tmp_path / "b.json", smoke(SOURCE_DEV_280, fake_digest(SOURCE_DEV_280), gpu=H100))
+    d = decide(tmp_path)
+    assert [c.id for c in d.ranking] == [SOURCE_DEV_280]
+    assert "has code for cc 8.9" in d.ranking[0].stand_in
+    (r,) = d.rejected
+    assert r.code == "device-mismatch" and "archs.targets.l40.runs is false" in r.message
+
+
 def test_stand_in_only_where_the_policy_names_it(tmp_path: Path):
     # target a10 (cc 8.6) names no stand-in: an H100 result is a device mismatch there
     built(tmp_path, A10_WHEEL)

@@ -138,9 +138,19 @@ def _device_check(r: SmokeResult, target: Target, stand_ins: tuple[str, ...]
         return "ok", None
     allowed = next((s for s in stand_ins if r.gpu_name and gpu_matches(r.gpu_name, s)), None)
     if allowed:
+        # The run proves the image works on the stand-in; the static arch check of the
+        # flash-attn binary says whether it has code for the target at all.
+        runs = r.target_arch_runs(target.name)
+        if runs is False:
+            return "mismatch", (f"smoked on {gpu}, a stand-in allowed by policy.stand_ins."
+                                f"{target.name}, but the flash-attn binary has no code for "
+                                f"cc {target.compute_capability} (archs.targets."
+                                f"{target.name}.runs is false)")
+        arch = (f"; its flash-attn binary has code for cc {target.compute_capability}"
+                if runs else "")
         return "stand-in", (f"smoked on {gpu}, a stand-in for {target.gpu} "
                             f"(cc {target.compute_capability}) allowed by "
-                            f"policy.stand_ins.{target.name} ({allowed})")
+                            f"policy.stand_ins.{target.name} ({allowed}){arch}")
     return "mismatch", (f"smoked on {gpu}, but target '{target.name}' is an {target.gpu} "
                         f"(cc {target.compute_capability}); name the GPU in "
                         f"policy.stand_ins.{target.name} to accept it as a stand-in")

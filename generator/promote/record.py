@@ -21,7 +21,7 @@ class Publication:
     repository: str
     tag: str
     digest: str
-    action: str  # would-create | would-move | would-push | created | moved | unchanged
+    action: str  # would-push | created | moved | unchanged
     previous: str | None = None  # the digest the tag had before, when known
 
     @property
@@ -36,8 +36,6 @@ class Publication:
         was = f" (it pointed at {self.previous})" if self.previous else ""
         return {
             "would-push": f"would point `{self.ref}` at `{self.digest}` (run with --push)",
-            "would-create": f"would create `{self.ref}` -> `{self.digest}` (run with --push)",
-            "would-move": f"would move `{self.ref}` to `{self.digest}`{was} (run with --push)",
             "created": f"created `{self.ref}` -> `{self.digest}`, read back and checked",
             "moved": f"moved `{self.ref}` to `{self.digest}`{was}, read back and checked",
             "unchanged": f"`{self.ref}` already points at `{self.digest}`: nothing changed",

@@ -53,6 +53,12 @@ class SmokeResult:
             return self.perf_sdpa
         return self.perf_flash_attn
 
+    def target_arch_runs(self, target: str) -> bool | None:
+        """The smoke script's static verdict: has the flash-attn binary code for `target`?"""
+        entry = ((self.data.get("archs") or {}).get("targets") or {}).get(target)
+        runs = entry.get("runs") if isinstance(entry, dict) else None
+        return runs if isinstance(runs, bool) else None
+
     def outcome(self) -> str:
         """'pass' or 'fail:<category>': what duplicates must agree on."""
         return "pass" if self.passed else f"fail:{self.category or 'error'}"

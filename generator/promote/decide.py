@@ -28,7 +28,8 @@ REJECTION_CODES: dict[str, str] = {
     "no-build": "no build metadata records the image digest CI built for the variant",
     "build-conflict": "build metadata files disagree on the variant's image digest",
     "digest-mismatch": "the smoked image is not the image CI built (stale or foreign result)",
-    "device-mismatch": "smoked on a GPU of another compute capability, not a named stand-in",
+    "device-mismatch": "smoked on a GPU of another compute capability, not a named stand-in "
+                       "(or a stand-in, but the binary has no code for the target)",
     "superseded": "a stand-in result set aside because the target GPU itself has results",
     "conflicting-results": "several results for the variant disagree (pass and fail, or "
                            "different failures)",

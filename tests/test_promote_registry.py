@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -211,9 +212,9 @@ class BasicAuthRegistry(OciRegistry):
 
     auth: tuple[str, str] = ("", "")
 
-    def _call(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = path if path.startswith("http") else self.url + path
-        return httpx.request(method, url, auth=self.auth, timeout=20, **kwargs)  # type: ignore[arg-type]
+        return httpx.request(method, url, auth=self.auth, timeout=20, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -128,7 +128,7 @@ def gpu_matches(reported: str, wanted: str) -> bool:
 
 def _device_check(r: SmokeResult, target: Target, stand_ins: tuple[str, ...]
                   ) -> tuple[str, str | None]:
-    """('ok'|'stand-in'|'mismatch', message) for the GPU a result ran on."""
+    """('ok' | 'stand-in' | 'device-mismatch', message) for the GPU a result ran on."""
     if r.gpu_cc is None:
         return "ok", None  # a failure before a GPU was seen (e.g. no-gpu)
     gpu = f"{r.gpu_name or 'an unnamed GPU'} (cc {r.gpu_cc})"
@@ -143,18 +143,19 @@ def _device_check(r: SmokeResult, target: Target, stand_ins: tuple[str, ...]
         # flash-attn binary says whether it has code for the target at all.
         runs = r.target_arch_runs(target.name)
         if runs is False:
-            return "mismatch", (f"smoked on {gpu}, a stand-in allowed by policy.stand_ins."
-                                f"{target.name}, but the flash-attn binary has no code for "
-                                f"cc {target.compute_capability} (archs.targets."
-                                f"{target.name}.runs is false)")
+            return "device-mismatch", (
+                f"smoked on {gpu}, a stand-in allowed by policy.stand_ins.{target.name}, but "
+                f"the flash-attn binary has no code for cc {target.compute_capability} "
+                f"(archs.targets.{target.name}.runs is false)")
         arch = (f"; its flash-attn binary has code for cc {target.compute_capability}"
                 if runs else "")
         return "stand-in", (f"smoked on {gpu}, a stand-in for {target.gpu} "
                             f"(cc {target.compute_capability}) allowed by "
                             f"policy.stand_ins.{target.name} ({allowed}){arch}")
-    return "mismatch", (f"smoked on {gpu}, but target '{target.name}' is an {target.gpu} "
-                        f"(cc {target.compute_capability}); name the GPU in "
-                        f"policy.stand_ins.{target.name} to accept it as a stand-in")
+    return "device-mismatch", (
+        f"smoked on {gpu}, but target '{target.name}' is an {target.gpu} "
+        f"(cc {target.compute_capability}); name the GPU in policy.stand_ins.{target.name} "
+        "to accept it as a stand-in")
 
 
 # ---------------------------------------------------------------- judging
@@ -162,102 +163,99 @@ def _device_check(r: SmokeResult, target: Target, stand_ins: tuple[str, ...]
 
 def judge(plan: Plan, target: Target, inputs: Inputs) -> Decision:
     """Check every result, group per variant, and rank what passed."""
-    policy = plan.matrix.policy
     check_policy(plan.matrix)
-    stand_ins = policy.stand_ins.get(target.name, ())
-    rejected: list[Rejection] = []
+    stand_ins = plan.matrix.policy.stand_ins.get(target.name, ())
     builds, conflicts = _builds(inputs.builds)
-    for vid, records in sorted(conflicts.items()):
-        if (v := plan.get(vid)) and v.kept and v.candidate.target.name == target.name:
-            digests = ", ".join(sorted({b.digest for b in records}))
-            rejected.append(Rejection(vid, "build-conflict", f"build metadata disagree on the "
-                                      f"digest: {digests}", sorted(b.file for b in records)))
-
+    rejected = [Rejection(vid, "build-conflict", "build metadata disagree on the digest: "
+                          + ", ".join(sorted({b.digest for b in records})),
+                          sorted(b.file for b in records))
+                for vid, records in sorted(conflicts.items())
+                if (v := plan.get(vid)) and v.kept and v.candidate.target.name == target.name]
     valid: dict[str, list[tuple[SmokeResult, str, str | None]]] = {}
     for r in sorted(inputs.smoke, key=lambda r: (r.variant or "", r.file)):
-        v = plan.get(r.variant) if r.variant else None
-
-        def reject(code: str, message: str, r: SmokeResult = r) -> None:
-            rejected.append(Rejection(r.variant or "(none)", code, message, [r.file]))
-
-        if r.variant is None:
-            reject("not-in-plan", "the result names no variant (the smoke script ran without "
-                   "the variant's metadata)")
-            continue
-        if v is None:
-            ids = [x.id for x in plan.variants]
-            reject("not-in-plan", f"no variant '{r.variant}' in the current plan"
-                   f"{did_you_mean(r.variant, ids)}")
-            continue
-        if not v.kept:
-            codes = ", ".join(x.code for x in v.reasons)
-            reject("not-in-plan", f"the current plan prunes this variant ({codes}); "
-                   f"see `gen explain {v.id}`")
-            continue
-        if v.candidate.target.name != target.name:
-            reject("other-target", f"a variant of target '{v.candidate.target.name}', "
-                   f"not '{target.name}'")
-            continue
-        if r.variant in conflicts:
-            continue  # already rejected as a whole
-        build = builds.get(r.variant)
-        if build is None:
-            reject("no-build", "no build metadata (gen-build/1) among the inputs records the "
-                   "digest of this variant's image")
-            continue
-        if r.digest is None:
-            reject("digest-mismatch", "the result records no image digest (GEN_IMAGE_DIGEST "
-                   f"unset), so it cannot be tied to the built image {build.image}")
-            continue
-        if r.digest != build.digest:
-            reject("digest-mismatch", f"smoked image {r.digest[:19]}… is not the built image "
-                   f"{build.image}@{build.digest[:19]}… ({build.file})")
-            continue
-        verdict, message = _device_check(r, target, stand_ins)
-        if verdict == "mismatch":
-            reject("device-mismatch", message or "")
-            continue
-        valid.setdefault(r.variant, []).append((r, verdict, message))
-
+        verdict, message = _screen(r, plan, target, builds, conflicts, stand_ins)
+        if verdict in ("ok", "stand-in"):
+            valid.setdefault(r.variant or "", []).append((r, verdict, message))
+        elif verdict != "skip":
+            rejected.append(Rejection(r.variant or "(none)", verdict, message or "", [r.file]))
     contenders: list[Contender] = []
     for vid, entries in sorted(valid.items()):
-        own = [e for e in entries if e[1] == "ok"]
-        if own and len(own) < len(entries):
-            for r, verdict, message in entries:
-                if verdict == "stand-in":
-                    rejected.append(Rejection(vid, "superseded", f"{message}; results from "
-                                              f"the target's own GPU are used instead",
-                                              [r.file]))
-            entries = own
-        outcomes = sorted({r.outcome() for r, _, _ in entries})
-        files = [r.file for r, _, _ in entries]
-        if len(outcomes) > 1:
-            detail = "; ".join(f"{r.file}: {r.outcome()}" for r, _, _ in entries)
-            rejected.append(Rejection(vid, "conflicting-results",
-                                      f"{len(entries)} results disagree ({detail})", files))
-            continue
-        first = entries[0][0]
-        if not first.passed:
-            category = first.category or "error"
-            message = first.message or "no message"
-            if not message.startswith(category):
-                message = f"{category}: {message}"
-            rejected.append(Rejection(vid, "failed", message, files, category))
-            continue
-        notes = sorted({m for _, verdict, m in entries if m and verdict == "ok"})
-        stand_in = next((m for _, verdict, m in entries if verdict == "stand-in"), None)
-        if len(entries) > 1:
-            notes.append(f"{len(entries)} agreeing results; ranked on the lowest perf figure")
-        contenders.append(Contender(plan.get(vid), builds[vid],  # type: ignore[arg-type]
-                                    [r for r, _, _ in entries], stand_in, notes))
-
+        variant = plan.get(vid)
+        assert variant is not None  # _screen let only kept variants through
+        contender, rejections = _settle(variant, builds[vid], entries)
+        rejected += rejections
+        if contender:
+            contenders.append(contender)
     ranking = rank(contenders, plan.matrix)
-    seen = {c.id for c in ranking} | {x.variant for x in rejected}
+    seen = {c.id for c in ranking} | {x.variant for x in rejected} | set(conflicts)
     untested = [(v.id, v.id in builds) for v in plan.kept
                 if v.candidate.target.name == target.name and v.id not in seen]
-    notes = _decision_notes(ranking)
     rejected.sort(key=lambda x: (x.variant, x.code, x.files))
-    return Decision(plan.matrix, target, ranking, rejected, untested, notes, inputs.files)
+    return Decision(plan.matrix, target, ranking, rejected, untested,
+                    _decision_notes(ranking), inputs.files)
+
+
+def _screen(r: SmokeResult, plan: Plan, target: Target, builds: dict[str, BuildRecord],
+            conflicts: dict[str, list[BuildRecord]], stand_ins: tuple[str, ...]
+            ) -> tuple[str, str | None]:
+    """('ok' | 'stand-in' | 'skip' | a rejection code, message) for one result."""
+    if r.variant is None:
+        return "not-in-plan", ("the result names no variant (the smoke script ran without "
+                               "the variant's metadata)")
+    v = plan.get(r.variant)
+    if v is None:
+        ids = [x.id for x in plan.variants]
+        return "not-in-plan", (f"no variant '{r.variant}' in the current plan"
+                               f"{did_you_mean(r.variant, ids)}")
+    if not v.kept:
+        return "not-in-plan", (f"the current plan prunes this variant "
+                               f"({', '.join(x.code for x in v.reasons)}); see "
+                               f"`gen explain {v.id}`")
+    if v.candidate.target.name != target.name:
+        return "other-target", (f"a variant of target '{v.candidate.target.name}', "
+                                f"not '{target.name}'")
+    build = builds.get(r.variant)
+    if build is None and r.variant in conflicts:
+        return "skip", None  # rejected as a whole: its build records disagree
+    if build is None:
+        return "no-build", ("no build metadata (gen-build/1) among the inputs records the "
+                            "digest of this variant's image")
+    if r.digest is None:
+        return "digest-mismatch", ("the result records no image digest (GEN_IMAGE_DIGEST "
+                                   f"unset), so it cannot be tied to the built image "
+                                   f"{build.image}")
+    if r.digest != build.digest:
+        return "digest-mismatch", (f"smoked image {r.digest[:19]}… is not the built image "
+                                   f"{build.image}@{build.digest[:19]}… ({build.file})")
+    return _device_check(r, target, stand_ins)
+
+
+def _settle(v: Variant, build: BuildRecord, entries: list[tuple[SmokeResult, str, str | None]]
+            ) -> tuple[Contender | None, list[Rejection]]:
+    """One variant's valid results: a contender when they agree on a pass."""
+    rejected = []
+    if any(verdict == "ok" for _, verdict, _ in entries):
+        rejected = [Rejection(v.id, "superseded", f"{message}; results from the target's own "
+                              "GPU are used instead", [r.file])
+                    for r, verdict, message in entries if verdict == "stand-in"]
+        entries = [e for e in entries if e[1] == "ok"]
+    files = [r.file for r, _, _ in entries]
+    if len({r.outcome() for r, _, _ in entries}) > 1:
+        detail = "; ".join(f"{r.file}: {r.outcome()}" for r, _, _ in entries)
+        return None, [*rejected, Rejection(v.id, "conflicting-results", f"{len(entries)} "
+                                           f"results disagree ({detail})", files)]
+    first = entries[0][0]
+    if not first.passed:
+        category = first.category or "error"
+        message = first.message or "no message"
+        if not message.startswith(category):
+            message = f"{category}: {message}"
+        return None, [*rejected, Rejection(v.id, "failed", message, files, category)]
+    notes = sorted({m for _, verdict, m in entries if m and verdict == "ok"})
+    if len(entries) > 1:
+        notes.append(f"{len(entries)} agreeing results; ranked on the lowest perf figure")
+    stand_in = next((m for _, verdict, m in entries if verdict == "stand-in"), None)
+    return Contender(v, build, [r for r, _, _ in entries], stand_in, notes), rejected
 
 
 def _builds(records: list[BuildRecord]

@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "from smoke results and publish it by digest."),
     "explain": ("generator.commands.explain_cmd", "explain", "Why a variant was kept or "
                 "pruned, what was verified, and how it smoked."),
+    "smoke": ("generator.commands.smoke_cmd", "smoke", "Run the flash-attn smoke test here, "
+              "in an image, or statically on a .so."),
     "schema": ("generator.commands.schema_cmd", "schema", "Print the JSON Schema of "
                "matrix.yaml."),
 }

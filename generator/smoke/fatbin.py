@@ -152,14 +152,16 @@ def find_cuobjdump() -> str | None:
     found = shutil.which("cuobjdump")
     if found:
         return found
-    candidates = ["/usr/local/cuda/bin/cuobjdump", *sorted(glob.glob("/usr/local/cuda-*/bin/cuobjdump"))]
+    candidates = ["/usr/local/cuda/bin/cuobjdump",
+                  *sorted(glob.glob("/usr/local/cuda-*/bin/cuobjdump"))]
     for entry in sys.path:
         if entry and os.path.isdir(os.path.join(entry, "nvidia")):
             candidates += sorted(glob.glob(os.path.join(entry, "nvidia", "*", "bin", "cuobjdump")))
     return next((c for c in candidates if os.access(c, os.X_OK)), None)
 
 
-_LIST_LINE = re.compile(r"^(ELF|PTX) file\s+\d+:\s+\S*?\.((?:sm|compute)_\d+[a-z]?)\.(?:cubin|ptx)\s*$")
+_LIST_LINE = re.compile(
+    r"^(ELF|PTX) file\s+\d+:\s+\S*?\.((?:sm|compute)_\d+[a-z]?)\.(?:cubin|ptx)\s*$")
 
 
 def parse_cuobjdump_list(text: str) -> tuple[list[str], list[str]]:

@@ -139,7 +139,7 @@ def try_import(module: str) -> tuple[ModuleType | None, Classified | None, str |
     """(module, None, None) on success, else (None, classification, traceback text)."""
     try:
         return importlib.import_module(module), None, None
-    except BaseException as exc:  # noqa: BLE001 - every failure is classified, none escapes
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         return None, classify_exception(exc, module), format_traceback(exc)

@@ -10,6 +10,7 @@ gradients dq, dk, dv are all checked this way.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ RULE = ("max|x - ref32| <= 2 * max|x_torch_lowp - ref32| + 2 * max|(r + 0.3 - 0.
 BATCH, SEQLEN, HEADS = 2, 197, 4
 VARLEN_SEQLENS = (37, 200, 129)
 DTYPES = ("float16", "bfloat16")
+DEVICE = "cuda"  # tests may point it at "cpu" to exercise the Python paths
 
 
 def finite(value: float) -> float | None:
@@ -62,9 +64,9 @@ def check_case(torch: Any, attn: AttnFn, dtype_name: str, causal: bool, head_dim
                backward: bool, seed: int) -> dict[str, Any]:
     """One (dtype, causal, head_dim) case on (BATCH, SEQLEN, HEADS, head_dim) tensors."""
     dtype = getattr(torch, dtype_name)
-    gen = torch.Generator(device="cuda").manual_seed(seed)
+    gen = torch.Generator(device=DEVICE).manual_seed(seed)
     shape = (BATCH, SEQLEN, HEADS, head_dim)
-    q, k, v = (torch.randn(shape, device="cuda", dtype=dtype, generator=gen).requires_grad_()
+    q, k, v = (torch.randn(shape, device=DEVICE, dtype=dtype, generator=gen).requires_grad_()
                for _ in range(3))
     q32, k32, v32 = (t.detach().float().requires_grad_() for t in (q, k, v))
     out = attn(q, k, v, causal)
@@ -72,11 +74,11 @@ def check_case(torch: Any, attn: AttnFn, dtype_name: str, causal: bool, head_dim
     out_pt = attention_ref(torch, q, k, v, causal, upcast=False, reorder_ops=True)
     checks = [compare(torch, "out", out, out_ref, out_pt, dtype)]
     if backward:
-        g = torch.randn(out.shape, device="cuda", dtype=dtype, generator=gen)
+        g = torch.randn(out.shape, device=DEVICE, dtype=dtype, generator=gen)
         grads = torch.autograd.grad(out, (q, k, v), g)
         grads_ref = torch.autograd.grad(out_ref, (q32, k32, v32), g.float())
         grads_pt = torch.autograd.grad(out_pt, (q, k, v), g)
-        for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt):
+        for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt, strict=True):
             checks.append(compare(torch, name, got, ref, pt, dtype))
     return {"name": f"{dtype_name}-{'causal' if causal else 'full'}-d{head_dim}",
             "dtype": dtype_name, "causal": causal, "head_dim": head_dim, "varlen": False,
@@ -87,31 +89,31 @@ def check_varlen(torch: Any, varlen_fn: Any, dtype_name: str, causal: bool, head
                  seed: int) -> dict[str, Any]:
     """flash_attn_varlen_func on packed sequences of different lengths, forward and backward."""
     dtype = getattr(torch, dtype_name)
-    gen = torch.Generator(device="cuda").manual_seed(seed)
+    gen = torch.Generator(device=DEVICE).manual_seed(seed)
     total = sum(VARLEN_SEQLENS)
-    q, k, v = (torch.randn((total, HEADS, head_dim), device="cuda", dtype=dtype,
+    q, k, v = (torch.randn((total, HEADS, head_dim), device=DEVICE, dtype=dtype,
                            generator=gen).requires_grad_() for _ in range(3))
     q32, k32, v32 = (t.detach().float().requires_grad_() for t in (q, k, v))
     bounds = [0]
     for n in VARLEN_SEQLENS:
         bounds.append(bounds[-1] + n)
-    cu = torch.tensor(bounds, device="cuda", dtype=torch.int32)
+    cu = torch.tensor(bounds, device=DEVICE, dtype=torch.int32)
     longest = max(VARLEN_SEQLENS)
     out = varlen_fn(q, k, v, cu, cu, longest, longest, causal=causal)
 
     def packed_ref(a: Any, b: Any, c: Any, **kw: Any) -> Any:
         parts = [attention_ref(torch, a[s:e][None], b[s:e][None], c[s:e][None], causal, **kw)[0]
-                 for s, e in zip(bounds[:-1], bounds[1:])]
+                 for s, e in itertools.pairwise(bounds)]
         return torch.cat(parts, dim=0)
 
     out_ref = packed_ref(q32, k32, v32)
     out_pt = packed_ref(q, k, v, upcast=False, reorder_ops=True)
     checks = [compare(torch, "out", out, out_ref, out_pt, dtype)]
-    g = torch.randn(out.shape, device="cuda", dtype=dtype, generator=gen)
+    g = torch.randn(out.shape, device=DEVICE, dtype=dtype, generator=gen)
     grads = torch.autograd.grad(out, (q, k, v), g)
     grads_ref = torch.autograd.grad(out_ref, (q32, k32, v32), g.float())
     grads_pt = torch.autograd.grad(out_pt, (q, k, v), g)
-    for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt):
+    for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt, strict=True):
         checks.append(compare(torch, name, got, ref, pt, dtype))
     return {"name": f"varlen-{dtype_name}-{'causal' if causal else 'full'}-d{head_dim}",
             "dtype": dtype_name, "causal": causal, "head_dim": head_dim, "varlen": True,
@@ -124,7 +126,7 @@ def backward_supported(head_dim: int, cc: tuple[int, int]) -> bool:
 
 
 def sdpa_fn(torch: Any) -> AttnFn:
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     def attn(q: Any, k: Any, v: Any, causal: bool) -> Any:
         out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2),

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
               "in an image, or statically on a .so."),
     "schema": ("generator.commands.schema_cmd", "schema", "Print the JSON Schema of "
                "matrix.yaml."),
+    "verify": ("generator.commands.verify_cmd", "verify", "Check every image, wheel and sdist; write the lock."),  # noqa: E501
 }
 
 

@@ -13,15 +13,17 @@ import asyncio
 import email.utils
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
-USER_AGENT = "gen-verify/0.1 (+https://github.com/)"
+USER_AGENT = "gen-verify/0.1"
+T = TypeVar("T")
 
 
 class Transient(Exception):
@@ -113,6 +115,30 @@ async def request(client: httpx.AsyncClient, method: str, url: str, *, deadline:
                   follow_redirects: bool = False) -> httpx.Response:
     """Send a request (body read) with retries; raise `Transient` when it cannot be answered
     before `deadline`. Non-retryable answers (2xx, 3xx, 404, 401...) come back as they are."""
+    async def once() -> tuple[httpx.Response, None]:
+        return await client.request(method, url, headers=headers, content=content,
+                                    follow_redirects=follow_redirects), None
+    return (await with_retries(once, url=url, deadline=deadline, policy=policy))[0]
+
+
+async def stream(client: httpx.AsyncClient, url: str, reader: Callable[[httpx.Response],
+                 Awaitable[T]], *, deadline: Deadline, policy: RetryPolicy | None = None,
+                 headers: Mapping[str, str] | None = None) -> tuple[httpx.Response, T | None]:
+    """GET `url` (no redirect following) and hand a 200 answer's open stream to `reader`;
+    retries like `request`. The reader's result is None for any other status."""
+    async def once() -> tuple[httpx.Response, T | None]:
+        async with client.stream("GET", url, headers=headers) as response:
+            if response.status_code != 200:
+                await response.aread()
+                return response, None
+            return response, await reader(response)
+    return await with_retries(once, url=url, deadline=deadline, policy=policy)
+
+
+async def with_retries(once: Callable[[], Awaitable[tuple[httpx.Response, T]]], *, url: str,
+                       deadline: Deadline,
+                       policy: RetryPolicy | None = None) -> tuple[httpx.Response, T]:
+    """Run `once` until it gives a non-retryable answer, backing off between tries."""
     policy = policy or RetryPolicy()
     last = "no attempt"
     for attempt in range(policy.attempts):
@@ -121,16 +147,14 @@ async def request(client: httpx.AsyncClient, method: str, url: str, *, deadline:
             break
         wait: float | None = None
         try:
-            response = await asyncio.wait_for(
-                client.request(method, url, headers=headers, content=content,
-                               follow_redirects=follow_redirects), timeout=left)
+            response, result = await asyncio.wait_for(once(), timeout=left)
         except (httpx.TransportError, asyncio.TimeoutError) as exc:
             if isinstance(exc, httpx.TooManyRedirects | httpx.UnsupportedProtocol):
                 raise Transient(describe(exc)) from exc
             last = describe(exc)
         else:
             if response.status_code not in RETRY_STATUSES and not _rate_limited(response):
-                return response
+                return response, result
             hint = retry_after(response.headers)
             limited = response.status_code == 429 or _rate_limited(response)
             last = (f"rate limited (HTTP {response.status_code}"

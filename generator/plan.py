@@ -23,6 +23,7 @@ class Variant:
     status: str  # kept | pruned
     reasons: list[Reason] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)  # lock keys not proven (lockcheck)
 
     @property
     def kept(self) -> bool:
@@ -70,6 +71,7 @@ class Variant:
             "status": self.status,
             "reasons": [r.as_dict() for r in self.reasons],
             "notes": list(self.notes),
+            "unverified": list(self.unverified),
             "target": c.target.name,
             "gpu": c.target.gpu,
             "compute_capability": c.target.compute_capability,

@@ -287,12 +287,19 @@ def rule_build(c: Candidate) -> list[Reason]:
     return reasons
 
 
+def rule_wheel_url(c: Candidate) -> list[Reason]:
+    """An include's `wheel_url` must name a wheel that fits the variant (generator/wheelurl)."""
+    from generator.wheelurl import check_wheel_url
+
+    return check_wheel_url(c)
+
+
 # Rules in the order they run; a later stage runs only when the earlier ones passed,
 # since its messages would be meaningless for, say, an unknown torch.
 STAGES: tuple[tuple[Rule, ...], ...] = (
     (rule_torch,),
     (rule_arch,),
-    (rule_wheel, rule_build),
+    (rule_wheel, rule_build, rule_wheel_url),
 )
 
 

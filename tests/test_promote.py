@@ -494,3 +494,43 @@ def test_credentials_for_reads_env_then_docker_config(tmp_path: Path):
     env.update(GEN_REGISTRY_USER="u", GEN_REGISTRY_PASSWORD="p")
     assert credentials_for("ghcr.io/owner/gen", env) == {"ghcr.io": ("u", "p")}
     assert credentials_for("ghcr.io/x", {"DOCKER_CONFIG": str(tmp_path / "none")}) == {}
+
+
+def _mutations() -> list[tuple[str, object]]:
+    """Smoke documents, valid and broken, to compare the two validators on."""
+    def changed(fn) -> dict:
+        doc = smoke(WHEEL_DEV_271, fake_digest(WHEEL_DEV_271))
+        fn(doc)
+        return doc
+    return [
+        ("valid pass", smoke(WHEEL_DEV_271, fake_digest(WHEEL_DEV_271))),
+        ("valid fail", smoke(WHEEL_DEV_271, fake_digest(WHEEL_DEV_271), status="fail",
+                             category="oom")),
+        ("valid no gpu", smoke(WHEEL_DEV_271, None, status="fail", category="no-gpu",
+                               gpu=None)),
+        ("pass with a category", changed(lambda d: d.update(category="oom"))),
+        ("fail without problems", changed(lambda d: d.update(status="fail",
+                                                             category="oom"))),
+        ("bad cc", changed(lambda d: d["environment"]["gpu"].update(compute_capability="89"))),
+        ("bad sass", changed(lambda d: d["archs"].update(sass=["sm89"]))),
+        ("negative perf", changed(lambda d: d["perf"]["sdpa"].update(fwd_tflops=-1))),
+        ("perf not an object", changed(lambda d: d.update(perf=[]))),
+        ("no environment", changed(lambda d: d.pop("environment"))),
+        ("gpu a string", changed(lambda d: d["environment"].update(gpu="L40"))),
+        ("unknown category", changed(lambda d: d.update(status="fail", category="x"))),
+    ]
+
+
+@pytest.mark.parametrize(("name", "doc"), _mutations(), ids=lambda x: x if isinstance(x, str)
+                         else "")
+def test_schema_subset_agrees_with_jsonschema(name, doc):
+    """The dependency-free validator says yes exactly where the jsonschema package does."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from generator.promote.results import SMOKE_SCHEMA_FILE
+
+    if not SMOKE_SCHEMA_FILE.is_file():
+        pytest.skip("the smoke branch's smoke.schema.json is not merged here")
+    schema = json.loads(SMOKE_SCHEMA_FILE.read_text())
+    expected = jsonschema.Draft202012Validator(schema).is_valid(doc)
+    assert (schema_problem(schema, doc) is None) is expected, name
+    assert expected is name.startswith("valid")

@@ -534,3 +534,32 @@ def test_schema_subset_agrees_with_jsonschema(name, doc):
     expected = jsonschema.Draft202012Validator(schema).is_valid(doc)
     assert (schema_problem(schema, doc) is None) is expected, name
     assert expected is name.startswith("valid")
+
+
+def test_lock_prunes_like_gen_plan(tmp_path: Path, capsys):
+    """A resource the lock calls missing prunes its variant: its results are not-in-plan."""
+    import shutil
+
+    from generator.lock import Lock, LockedResource, resource_key
+
+    matrix = tmp_path / "m" / "matrix.yaml"
+    matrix.parent.mkdir()
+    shutil.copy(MATRIX, matrix)
+    sdist = PLAN.get(SOURCE_DEV_280).resources()[-1]
+    Lock({resource_key(sdist): LockedResource("sdist", "missing", "2026-11-28T05:00:00Z",
+                                              evidence="HTTP 404")}).save(
+        matrix.parent / "matrix.lock.json")
+    built(tmp_path / "in", SOURCE_DEV_280, WHEEL_DEV_271)
+    write(tmp_path / "in" / "s.json", smoke(SOURCE_DEV_280, fake_digest(SOURCE_DEV_280)))
+    write(tmp_path / "in" / "w.json", smoke(WHEEL_DEV_271, fake_digest(WHEEL_DEV_271)))
+    code, _, err = run(capsys, str(tmp_path / "in"), "--target", "l40", "--record",
+                       str(tmp_path / "r.json"), "--matrix", str(matrix))
+    assert code == 0, err
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["canonical"]["variant"] == WHEEL_DEV_271
+    (r,) = data["rejected"]
+    assert r["variant"] == SOURCE_DEV_280 and r["code"] == "not-in-plan"
+    assert "resource-missing" in r["message"]
+    code, _, err = run(capsys, str(tmp_path / "in"), "--target", "l40", "--lock",
+                       str(tmp_path / "nope.json"))
+    assert code == 2 and "no such lock file" in err

@@ -10,7 +10,7 @@ import click
 @click.option("--matrix", "matrix_path", default="matrix.yaml", show_default=True,
               type=click.Path(dir_okay=False), help="The matrix file.")
 @click.option("--lock", "lock_path", default=None, type=click.Path(dir_okay=False),
-              help="The lock file (default: matrix.lock.json next to the matrix).")
+              help="The lock file (default: matrix.lock.json next to the matrix, if any).")
 @click.option("--results", multiple=True, type=click.Path(),
               help="Smoke results and build metadata (files or directories; repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
@@ -20,23 +20,17 @@ def explain(variant_id: str, matrix_path: str, lock_path: str | None, results: t
     """Explain variant ID: why the plan kept or pruned it, what gen verify proved about the
     resources it needs, and how it did in the smoke results given with --results."""
     import json
-    from pathlib import Path
 
     from generator.errors import UserError, did_you_mean
-    from generator.lock import LOCK_FILE, load_lock
-    from generator.matrix import load_matrix
-    from generator.plan import build_plan
+    from generator.promote.context import current_plan
     from generator.promote.explain import explain_data, to_text
 
-    matrix = load_matrix(matrix_path)
-    plan = build_plan(matrix)
+    plan, lock, lock_path = current_plan(matrix_path, lock_path)
     variant = plan.get(variant_id)
     if variant is None:
         ids = [v.id for v in plan.variants]
         raise UserError(f"no variant '{variant_id}' in the plan{did_you_mean(variant_id, ids)}"
-                        "; `gen plan` lists them", file=matrix.path)
-    lock_path = lock_path or str(Path(matrix_path).with_name(LOCK_FILE))
-    lock = load_lock(lock_path)
+                        "; `gen plan` lists them", file=plan.matrix.path)
     inputs = decision = None
     if results:
         from generator.promote.decide import judge

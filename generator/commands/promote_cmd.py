@@ -23,6 +23,9 @@ _CODES = "\n".join(f"  {code}: {meaning}" for code, meaning in REJECTION_CODES.i
 @click.option("--target", default=None, help="Target name (default: the matrix's only one).")
 @click.option("--matrix", "matrix_path", default="matrix.yaml", show_default=True,
               type=click.Path(dir_okay=False), help="The matrix file.")
+@click.option("--lock", "lock_path", default=None, type=click.Path(dir_okay=False),
+              help="Judge the plan by this lock (default: matrix.lock.json next to the matrix, "
+              "if any), as gen plan does.")
 @click.option("--record", "record_path", default="generated/canonical.json", show_default=True,
               type=click.Path(dir_okay=False), help="Where the decision record goes.")
 @click.option("--summary", "summary_path", default="-", show_default=True,
@@ -35,9 +38,9 @@ _CODES = "\n".join(f"  {code}: {meaning}" for code, meaning in REJECTION_CODES.i
               "the repository the winner was built into).")
 @click.option("--canonical-tag", default=None, help="Tag to move (default: the target name, "
               "e.g. REPO:l40).")
-def promote(results: tuple[str, ...], target: str | None, matrix_path: str, record_path: str,
-            summary_path: str, push: bool, repository: str | None,
-            canonical_tag: str | None) -> None:
+def promote(results: tuple[str, ...], target: str | None, matrix_path: str,
+            lock_path: str | None, record_path: str, summary_path: str, push: bool,
+            repository: str | None, canonical_tag: str | None) -> None:
     """Choose the canonical image for a target GPU from smoke RESULTS (files or directories
     of smoke and build-metadata JSON) and publish it by digest.
 
@@ -46,13 +49,13 @@ def promote(results: tuple[str, ...], target: str | None, matrix_path: str, reco
     """
     from generator import grammar
     from generator.fsutil import atomic_write_text
-    from generator.matrix import load_matrix
-    from generator.plan import build_plan
+    from generator.promote.context import current_plan
     from generator.promote.decide import judge
     from generator.promote.record import Publication, record_json, to_markdown
     from generator.promote.results import load_inputs
 
-    matrix = load_matrix(matrix_path)
+    plan = current_plan(matrix_path, lock_path)[0]
+    matrix = plan.matrix
     if target is None:
         if len(matrix.targets) != 1:
             raise UserError("the matrix has several targets: choose one with --target "
@@ -69,7 +72,7 @@ def promote(results: tuple[str, ...], target: str | None, matrix_path: str, reco
     if not inputs.smoke:
         raise UserError(f"no smoke result (gen-smoke/1) among {len(inputs.files)} input "
                         "files", file=results[0])
-    decision = judge(build_plan(matrix), tgt, inputs)
+    decision = judge(plan, tgt, inputs)
 
     publication = None
     failure = None

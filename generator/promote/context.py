@@ -6,7 +6,6 @@ import os
 
 from generator.errors import UserError
 from generator.lock import LOCK_FILE, Lock, load_lock
-from generator.lockcheck import apply_lock
 from generator.matrix import load_matrix
 from generator.plan import Plan, build_plan
 
@@ -21,5 +20,7 @@ def current_plan(matrix_path: str, lock_path: str | None = None
     if lock is None and lock_path:
         raise UserError("no such lock file (run gen verify first)", file=lock_path)
     if lock is not None:
+        from generator.lockcheck import apply_lock  # imports the registry client (httpx)
+
         apply_lock(plan, lock, allow_unverified=False)
     return plan, lock, path

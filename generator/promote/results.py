@@ -6,6 +6,7 @@ artifact stops `gen promote` before anything is judged or published.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -197,7 +198,7 @@ def _get(data: dict[str, Any], key: str, name: str, types: tuple[type, ...],
         want = " or ".join({str: "a string", float: "a number", int: "a number",
                             dict: "an object", list: "a list", bool: "true/false"}[t]
                            for t in types)
-        raise UserError(f"expected {want}, got {json.dumps(value)[:40]}", file=name, key=key)
+        raise UserError(f"expected {want}, got {_show(value)}", file=name, key=key)
     return value
 
 
@@ -270,15 +271,31 @@ def parse_build(data: dict[str, Any], name: str) -> BuildRecord:
 # ---------------------------------------------------------------- JSON Schema (subset)
 
 
-def _check_schema_file(data: dict[str, Any], name: str) -> None:
+@functools.cache
+def _smoke_schema() -> dict[str, Any] | None:
     if not SMOKE_SCHEMA_FILE.is_file():
+        return None
+    return json.loads(SMOKE_SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def _check_schema_file(data: dict[str, Any], name: str) -> None:
+    schema = _smoke_schema()
+    if schema is None:
         return
-    schema = json.loads(SMOKE_SCHEMA_FILE.read_text(encoding="utf-8"))
     problem = schema_problem(schema, data)
     if problem:
         key, message = problem
         raise UserError(f"does not match the smoke schema: {message}", file=name,
                         key=key or None)
+
+
+def _show(value: Any) -> str:
+    """A short description of a JSON value for a message (cheap: no dump of big trees)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return json.dumps(value)[:40]
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -318,11 +335,11 @@ def schema_problem(schema: dict[str, Any], value: Any, path: str = "",
     if kinds is not None:
         kinds = [kinds] if isinstance(kinds, str) else kinds
         if not any(_is_type(value, k) for k in kinds):
-            return path, f"expected {' or '.join(kinds)}, got {json.dumps(value)[:40]}"
+            return path, f"expected {' or '.join(kinds)}, got {_show(value)}"
     if "const" in schema and value != schema["const"]:
         return path, f"expected {json.dumps(schema['const'])}"
     if "enum" in schema and value not in schema["enum"]:
-        return path, f"{json.dumps(value)[:40]} is not one of {json.dumps(schema['enum'])}"
+        return path, f"{_show(value)} is not one of {json.dumps(schema['enum'])}"
     if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"],
                                                                           value):
         return path, f"{value[:40]!r} does not match {schema['pattern']}"

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from promote_data.factory import A10, H100, MATRIX, build, fake_digest, smoke, write
+from promote_data.factory import A10, H100, L40, MATRIX, build, fake_digest, smoke, write
 
 from generator.cli import main
 from generator.errors import UserError
@@ -563,3 +563,22 @@ def test_lock_prunes_like_gen_plan(tmp_path: Path, capsys):
     code, _, err = run(capsys, str(tmp_path / "in"), "--target", "l40", "--lock",
                        str(tmp_path / "nope.json"))
     assert code == 2 and "no such lock file" in err
+
+
+def test_report_sets_other_targets_aside(tmp_path: Path, capsys):
+    """One promote job runs per target over all results: the a10 job's report lists the l40
+    results only as a count, the record keeps them."""
+    a10_source = A10_WHEEL.replace("wheel-", "source-")
+    built(tmp_path, WHEEL_DEV_271, SOURCE_DEV_280, A10_WHEEL, a10_source)
+    write(tmp_path / "a.json", smoke(WHEEL_DEV_271, fake_digest(WHEEL_DEV_271)))
+    write(tmp_path / "b.json", smoke(SOURCE_DEV_280, fake_digest(SOURCE_DEV_280)))
+    write(tmp_path / "c.json", smoke(A10_WHEEL, fake_digest(A10_WHEEL), gpu=A10))
+    write(tmp_path / "d.json", smoke(a10_source, fake_digest(a10_source), gpu=L40))
+    record = tmp_path / "r.json"
+    code, out, err = run(capsys, str(tmp_path), "--target", "a10", "--record", str(record))
+    assert code == 0, err
+    assert f"**Canonical image:** `{A10_WHEEL}`" in out
+    assert "1 passed, 1 rejected (2 results for other targets set aside)" in out
+    assert WHEEL_DEV_271 not in out and "`device-mismatch`" in out
+    codes_in_record = sorted(r["code"] for r in json.loads(record.read_text())["rejected"])
+    assert codes_in_record == ["device-mismatch", "other-target", "other-target"]

@@ -132,9 +132,12 @@ def to_markdown(d: Decision, publication: Publication | None,
         if record_path:
             out.append(f"- decision record: `{record_path}`")
         out.append("")
-    passed = len(d.ranking)
-    out.append(f"{passed} passed, {len(d.rejected)} rejected, {len(d.untested)} kept "
-               f"variants without a smoke result; {len(d.inputs)} input files.")
+    rejected = [r for r in d.rejected if r.code != "other-target"]
+    others = len(d.rejected) - len(rejected)
+    elsewhere = f" ({others} results for other targets set aside)" if others else ""
+    out.append(f"{len(d.ranking)} passed, {len(rejected)} rejected{elsewhere}, "
+               f"{len(d.untested)} kept variants without a smoke result; {len(d.inputs)} "
+               "input files.")
     out.append("")
     if d.ranking:
         prefer = ", ".join(f"{k} ({'/'.join(v) if isinstance(v, tuple) else v})"
@@ -151,9 +154,9 @@ def to_markdown(d: Decision, publication: Publication | None,
                        f"{cand.torch} | {cand.flash_attn or '-'} | {cand.python} | "
                        f"{_perf(c.perf)} | {_md(gpu)} | {_md(why)} |")
         out.append("")
-    if d.rejected:
+    if rejected:
         out += ["### Rejected", "", "| variant | code | why | file |", "| --- | --- | --- | --- |"]
-        for r in d.rejected:
+        for r in rejected:
             code = f"{r.code} ({r.category})" if r.category else r.code
             files = "<br>".join(f"`{f}`" for f in r.files)
             out.append(f"| `{r.variant}` | `{code}` | {_md(r.message)} | {files} |")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from generator.errors import UserError
@@ -12,6 +14,13 @@ class _Failed(UserError):
     """Nothing promoted although the input was fine: exit 1, not 2."""
 
     exit_code = 1
+
+
+def _write(path: str, write: Callable[[], None]) -> None:
+    try:
+        write()
+    except OSError as exc:
+        raise UserError(f"cannot write: {exc.strerror or exc}", file=path) from None
 
 
 _CODES = "\n".join(f"  {code}: {meaning}" for code, meaning in REJECTION_CODES.items())
@@ -80,18 +89,21 @@ def promote(results: tuple[str, ...], target: str | None, matrix_path: str,
     if winner is not None:
         repo = repository or winner.build.repository
         if push:
+            import httpx
+
             from generator.promote import retag
             from generator.registry import RegistryError, Transient
 
             try:
                 publication = retag.retag(repo, winner.build.digest, tag,
                                           retag.credentials_for(repo))
-            except (RegistryError, Transient, OSError) as exc:
-                failure = f"push failed, nothing recorded: {exc}"
+            except (RegistryError, Transient, httpx.HTTPError, OSError, ValueError) as exc:
+                failure = f"push failed ({repo}:{tag}), nothing recorded: {exc}"
         else:
             publication = Publication(repo, tag, winner.build.digest, "would-push")
         if failure is None:
-            atomic_write_text(record_path, record_json(decision, publication))
+            _write(record_path, lambda: atomic_write_text(record_path,
+                                                          record_json(decision, publication)))
 
     report = to_markdown(decision, publication, record_path if winner and not failure
                          else None)
@@ -100,8 +112,10 @@ def promote(results: tuple[str, ...], target: str | None, matrix_path: str,
     if summary_path == "-":
         click.echo(report)
     else:
-        with open(summary_path, "a", encoding="utf-8") as handle:
-            handle.write(report + "\n")
+        def append() -> None:
+            with open(summary_path, "a", encoding="utf-8") as handle:
+                handle.write(report + "\n")
+        _write(summary_path, append)
         if winner is not None and publication is not None:
             click.echo(f"canonical for {tgt.name}: {winner.id}")
             click.echo(publication.sentence().replace("`", ""))

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from promote_data.factory import A10, H100, L40, MATRIX, build, fake_digest, smoke, write
 
 from generator.cli import main
@@ -582,3 +584,52 @@ def test_report_sets_other_targets_aside(tmp_path: Path, capsys):
     assert WHEEL_DEV_271 not in out and "`device-mismatch`" in out
     codes_in_record = sorted(r["code"] for r in json.loads(record.read_text())["rejected"])
     assert codes_in_record == ["device-mismatch", "other-target", "other-target"]
+
+
+# ---------------------------------------------------------------- properties
+
+
+_OUTCOMES = ("pass", "pass-h100", "pass-a10", "fail", "stale", "none")
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_judging_properties(data):
+    """Whatever the mix: every kept l40 variant lands in exactly one of ranking, rejected or
+    untested; the ranking is sorted by the policy; input order changes nothing."""
+    from generator.promote.decide import rank
+    from generator.promote.record import record_json
+    from generator.promote.results import Inputs, parse_build, parse_smoke
+
+    smoke_docs, build_docs = [], []
+    for i, vid in enumerate(KEPT_L40):
+        outcome = data.draw(st.sampled_from(_OUTCOMES), label=vid)
+        if outcome == "none":
+            continue
+        build_docs.append((f"b/{vid}.json", build(vid, fake_digest(vid))))
+        perf = data.draw(st.floats(10, 500, allow_nan=False), label=f"perf {i}")
+        doc = smoke(vid, fake_digest("stale" if outcome == "stale" else vid),
+                    gpu={"pass-h100": H100, "pass-a10": A10}.get(outcome, L40), fa=perf,
+                    sdpa=perf / 2, status="fail" if outcome == "fail" else "pass",
+                    category="numerics" if outcome == "fail" else None)
+        smoke_docs.append((f"s/{vid}.json", doc))
+    docs = smoke_docs + build_docs
+    order = data.draw(st.permutations(range(len(docs))), label="order")
+
+    def decide_in(indexes) -> object:
+        chosen = [docs[i] for i in indexes]
+        smoke_in = [parse_smoke(d, n) for n, d in chosen if d["schema"] == "gen-smoke/1"]
+        builds_in = [parse_build(d, n) for n, d in chosen if d["schema"] == "gen-build/1"]
+        return judge(PLAN, PLAN.matrix.target("l40"),
+                     Inputs(smoke_in, builds_in, [n for n, _ in chosen]))
+
+    d = decide_in(range(len(docs)))
+    ranked = [c.id for c in d.ranking]
+    rejected = {r.variant for r in d.rejected}
+    untested = [vid for vid, _ in d.untested]
+    assert sorted(ranked + sorted(rejected) + untested) == sorted(KEPT_L40)
+    assert not set(ranked) & rejected
+    assert [c.id for c in rank(list(reversed(d.ranking)), PLAN.matrix)] == ranked
+    assert all(c.decided_by for c in d.ranking[:-1])
+    shuffled = decide_in(order)
+    assert record_json(shuffled, None) == record_json(d, None)

@@ -16,6 +16,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
              "candidate, kept or pruned, with reasons."),
     "render": ("generator.commands.render_cmd", "render", "Write the Dockerfiles, bake "
                "file, MATRIX.md and CI workflow (--check: compare only)."),
+    "promote": ("generator.commands.promote_cmd", "promote", "Choose the canonical image "
+                "from smoke results and publish it by digest."),
+    "explain": ("generator.commands.explain_cmd", "explain", "Why a variant was kept or "
+                "pruned, what was verified, and how it smoked."),
     "smoke": ("generator.commands.smoke_cmd", "smoke", "Run the flash-attn smoke test here, "
               "in an image, or statically on a .so."),
     "schema": ("generator.commands.schema_cmd", "schema", "Print the JSON Schema of "

@@ -38,6 +38,15 @@ def require_tool(name: str, *candidates: str) -> str:
     raise AssertionError("unreachable")
 
 
+def require_torch():
+    """torch (a CPU build is enough): .ci/run installs it, a laptop may lack it."""
+    try:
+        import torch
+    except ImportError:
+        require(False, "torch (pip install torch==2.13.0, a CPU build)")
+    return torch
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
+from conftest import require_tool, require_torch
 
 sys.path.insert(0, str(Path(__file__).parent / "smoke_data"))
 import fakes
@@ -125,7 +125,7 @@ def test_bad_variant_file_is_an_error_document(tmp_path: Path) -> None:
 
 def test_real_cpu_torch_is_no_gpu(tmp_path: Path) -> None:
     """The real torch, where installed (a CPU build here): the no-GPU path end to end."""
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     site_packages = Path(torch.__file__).resolve().parents[1]
     rc, doc, _ = fakes.run_smoke(tmp_path, [site_packages], "--target", "l40=8.9",
                                  "--variant-json", str(variant_file(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import require_torch
 
 from generator.cli import cli
 from generator.commands import smoke_cmd
@@ -201,7 +202,7 @@ def test_unexpected_flash_attn_is_reported_not_judged(tmp_path: Path) -> None:
 
 def test_numerics_rule_on_cpu_torch() -> None:
     """The tolerance rule with the real torch on CPU: SDPA passes, a wrong scale fails."""
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     from generator.smoke import numerics
 
     old = numerics.DEVICE

@@ -133,7 +133,7 @@ def build_context(v: Variant, matrix: Matrix, lock: Lock, opts: Options) -> Vari
     out_dir = opts.out_dir
     expect = {"torch": c.torch, "cuda": c.torch_cuda, "python": c.python,
               "cxx11_abi": c.cxx11_abi, "flash_attn": c.flash_attn if flash else None}
-    unverified = lockuse.unverified(v, lock)
+    unverified = list(v.unverified)  # recorded by lockuse.apply_lock
     labels = _labels(v, base, expect, unverified)
     data = {
         "id": v.id,

@@ -632,3 +632,14 @@ def test_judging_properties(data):
     assert all(c.decided_by for c in d.ranking[:-1])
     shuffled = decide_in(order)
     assert record_json(shuffled, None) == record_json(d, None)
+
+
+def test_default_record_goes_to_promoted_not_generated(mixed: Path, tmp_path: Path, capsys,
+                                                       monkeypatch):
+    """generated/ belongs to gen render (it removes strangers): the record lives apart."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, str(mixed), "--target", "l40")
+    assert code == 0, err
+    assert json.loads((tmp_path / "promoted" / "l40.json").read_text())["canonical"][
+        "variant"] == WHEEL_DEV_271
+    assert not (tmp_path / "generated").exists()

@@ -35,8 +35,9 @@ _CODES = "\n".join(f"  {code}: {meaning}" for code, meaning in REJECTION_CODES.i
 @click.option("--lock", "lock_path", default=None, type=click.Path(dir_okay=False),
               help="Judge the plan by this lock (default: matrix.lock.json next to the matrix, "
               "if any), as gen plan does.")
-@click.option("--record", "record_path", default="generated/canonical.json", show_default=True,
-              type=click.Path(dir_okay=False), help="Where the decision record goes.")
+@click.option("--record", "record_path", default=None, type=click.Path(dir_okay=False),
+              help="Where the decision record goes (default: promoted/TARGET.json; not "
+              "under generated/, which gen render owns).")
 @click.option("--summary", "summary_path", default="-", show_default=True,
               type=click.Path(dir_okay=False, allow_dash=True),
               help="Append the Markdown report here (e.g. $GITHUB_STEP_SUMMARY); - is stdout.")
@@ -48,7 +49,7 @@ _CODES = "\n".join(f"  {code}: {meaning}" for code, meaning in REJECTION_CODES.i
 @click.option("--canonical-tag", default=None, help="Tag to move (default: the target name, "
               "e.g. REPO:l40).")
 def promote(results: tuple[str, ...], target: str | None, matrix_path: str,
-            lock_path: str | None, record_path: str, summary_path: str, push: bool,
+            lock_path: str | None, record_path: str | None, summary_path: str, push: bool,
             repository: str | None, canonical_tag: str | None) -> None:
     """Choose the canonical image for a target GPU from smoke RESULTS (files or directories
     of smoke and build-metadata JSON) and publish it by digest.
@@ -71,6 +72,7 @@ def promote(results: tuple[str, ...], target: str | None, matrix_path: str,
                             f"({', '.join(t.name for t in matrix.targets)})", file=matrix.path)
         target = matrix.targets[0].name
     tgt = matrix.target(target)
+    record_path = record_path or f"promoted/{tgt.name}.json"
     tag = canonical_tag or tgt.name
     if not grammar.matches(grammar.TAG, tag):
         raise UserError(f"'{tag}' is not a valid image tag", key="--canonical-tag")

@@ -1,4 +1,4 @@
-"""The decision record (generated/canonical.json) and the Markdown report of a promotion.
+"""The decision record (promoted/<target>.json) and the Markdown report of a promotion.
 
 The record is deterministic: the same plan, inputs and outcome give the same bytes (no
 clock, keys sorted), so committing it shows a change only when the decision changes.

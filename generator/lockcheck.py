@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import difflib
-
+from generator.imageref import parse_image_ref
 from generator.lock import Lock, LockedResource, resource_key
 from generator.plan import Plan, Variant
-from generator.registry import parse_image_ref
 from generator.rules import Reason
 
 UNVERIFIED_NOTE = "renders only with --allow-unverified"
@@ -30,6 +28,8 @@ def describe(resource: dict[str, str]) -> str:
 def nearest_known(resource: dict[str, str], entry: LockedResource, lock: Lock) -> list[str]:
     """Real resources close to a missing one: those its check saw (a release's assets, an
     index's versions), then verified lock entries of the same kind, closest name first."""
+    import difflib  # only when a resource is missing
+
     seen = [str(n) for n in entry.extra.get("nearest", [])]
     kind = resource["kind"]
     key = resource_key(resource)

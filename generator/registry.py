@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import httpx
 
 from generator.http import Deadline, RetryPolicy, Transient, make_client, request
+from generator.imageref import DOCKER_HUB, ImageRef, parse_image_ref, split_name
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -31,7 +32,6 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
 ACCEPT = ", ".join(MANIFEST_TYPES)
 
-DOCKER_HUB = "docker.io"
 DEFAULT_BASES = {DOCKER_HUB: "https://registry-1.docker.io"}
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
@@ -47,42 +47,6 @@ class ManifestMissing(RegistryError):
     def __init__(self, evidence: str, status: int) -> None:
         super().__init__(evidence)
         self.status = status
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    registry: str  # e.g. docker.io, 127.0.0.1:5000
-    name: str  # repository path inside it, e.g. pytorch/pytorch, library/ubuntu
-    reference: str  # a tag or sha256:... digest
-
-    @property
-    def full_name(self) -> str:
-        return self.name if self.registry == DOCKER_HUB else f"{self.registry}/{self.name}"
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """('registry', 'repository') of an image name without tag: 'ubuntu' -> docker.io,
-    library/ubuntu; '127.0.0.1:5000/pytorch/pytorch' -> 127.0.0.1:5000, pytorch/pytorch."""
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        registry, repo = first, rest
-    else:
-        registry, repo = DOCKER_HUB, name
-    if registry == DOCKER_HUB and "/" not in repo:
-        repo = f"library/{repo}"
-    return registry, repo
-
-
-def parse_image_ref(ref: str) -> ImageRef:
-    """Split 'name:tag', 'name@sha256:...' (and 'name:tag@sha256:...', digest wins)."""
-    name, at, digest = ref.partition("@")
-    tag = "latest"
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        name, tag = name[:colon], name[colon + 1:]
-    registry, repo = split_name(name)
-    return ImageRef(registry, repo, digest if at else tag)
 
 
 def mapping_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:

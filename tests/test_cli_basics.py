@@ -50,3 +50,23 @@ def test_main_in_process_exit_code(tmp_path, capsys):
         assert exc.code == 2
     err = capsys.readouterr().err
     assert f"{bad}:1" in err
+
+
+def test_help_and_plan_import_no_heavy_modules(repo_root):
+    """gen --help and gen plan stay fast: no network, template or async stack is imported."""
+    heavy = ("httpx", "asyncio", "jinja2", "packaging.specifiers", "difflib", "hashlib")
+    for args in (["--help"], ["plan", "--matrix", str(repo_root / "matrix.yaml")]):
+        code = (
+            "import sys, io, contextlib\n"
+            "from generator.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n"
+            f"        main({args!r})\n"
+            "    except SystemExit as exc:\n"
+            "        assert not exc.code, exc.code\n"
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                cwd=repo_root)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "", f"gen {args[0]} imported {result.stdout.strip()}"

@@ -65,8 +65,11 @@ def main() -> None:
     bare, bare_med = wall([py, "-c", "pass"], args.runs)
     plan, plan_med = wall([py, "-m", "generator", "plan", "--matrix", "matrix.yaml"], args.runs)
     helps, _ = wall([py, "-m", "generator", "--help"], args.runs)
+    floor, _ = wall([py, "-c", "import click, yaml"], args.runs)
     print(f"cores: {os.cpu_count()}  python: {sys.version.split()[0]}")
     print(f"bare python -c pass      best {bare * 1e3:7.1f} ms  median {bare_med * 1e3:7.1f} ms")
+    print(f"import click, yaml       best {floor * 1e3:7.1f} ms  ({floor / bare:.2f}x bare: "
+          "the floor of any gen command)")
     print(f"gen --help               best {helps * 1e3:7.1f} ms  ({helps / bare:.2f}x bare)")
     print(f"gen plan (default)       best {plan * 1e3:7.1f} ms  median {plan_med * 1e3:7.1f} ms"
           f"  ratio best {plan / bare:.2f}x, median {plan_med / bare_med:.2f}x (target <= 3x)")

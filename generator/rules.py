@@ -295,6 +295,8 @@ def rule_build(c: Candidate) -> list[Reason]:
 
 def rule_wheel_url(c: Candidate) -> list[Reason]:
     """An include's `wheel_url` must name a wheel that fits the variant (generator/wheelurl)."""
+    if not c.wheel_url:
+        return []
     from generator.wheelurl import check_wheel_url
 
     return check_wheel_url(c)

@@ -4,7 +4,6 @@ function that renders into a temporary root."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from generator.lock import Lock, LockedResource, resource_key
 from generator.matrix import parse_matrix
@@ -65,9 +64,9 @@ def full_lock(matrix_text: str = SMALL_MATRIX, missing: tuple[str, ...] = ()) ->
     return Lock(resources)
 
 
-def render_small(root: Path | None = None, lock: Lock | None = None,
+def render_small(lock: Lock | None = None,
                  allow_unverified: bool = False, matrix_text: str = SMALL_MATRIX):
     matrix = parse_matrix(matrix_text, "matrix.yaml")
     lock = lock if lock is not None else full_lock(matrix_text)
     opts = Options(lock_found=True, allow_unverified=allow_unverified)
-    return engine.render(build_plan(matrix), matrix, lock, opts, root=root)
+    return engine.render(build_plan(matrix), matrix, lock, opts)

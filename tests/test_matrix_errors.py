@@ -8,11 +8,11 @@ import sys
 
 import pytest
 import yaml
+from helpers import matrix_dict
 
 from generator.errors import UserError
 from generator.matrix import parse_matrix
 from generator.plan import build_plan
-from tests.helpers import matrix_dict
 
 GOOD = yaml.safe_dump(matrix_dict(), sort_keys=False)
 

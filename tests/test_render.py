@@ -314,6 +314,7 @@ def test_outputs_of_removed_variants_disappear(small_repo: Path):
         SMALL_MATRIX.replace("[wheel, pypi-sdist, source, none]", "[wheel, none]"))
     assert render_cli(small_repo).returncode == 0
     names = {p.name for p in (small_repo / "generated").iterdir() if p.is_dir()}
+    names.discard("_support")  # the smoke folder and build-time assertion every image copies
     assert names and all(n.startswith(("wheel-", "none-")) for n in names)
     assert not stray.exists()
 
@@ -394,3 +395,23 @@ def test_committed_output_is_fresh(repo_root: Path):
     """The repository's own generated/ and workflow match a fresh render (as .ci/run)."""
     result = gen("render", "--check", "--allow-unverified", cwd=repo_root)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_support_files_make_generated_a_self_contained_build_input(small_repo: Path):
+    """Every image copies the smoke folder and assert_env.py from generated/_support/, written
+    from the running gen package, so a repository without gen's sources can build them."""
+    import generator
+
+    assert render_cli(small_repo).returncode == 0
+    package = Path(generator.__file__).resolve().parent
+    support = small_repo / "generated/_support"
+    assert (support / "assert_env.py").read_bytes() == (
+        package / "render/assert_env.py").read_bytes()
+    shipped = sorted(p.name for p in (package / "smoke").glob("*.py"))
+    assert sorted(p.name for p in (support / "smoke").glob("*.py")) == shipped
+    for name in shipped:
+        assert (support / "smoke" / name).read_bytes() == (package / "smoke" / name).read_bytes()
+    for dockerfile in (small_repo / "generated").glob("*/Dockerfile"):
+        text = dockerfile.read_text()
+        assert "COPY generated/_support/smoke/ /opt/gen/smoke/" in text
+        assert "generator/" not in text.replace("generated/", "")

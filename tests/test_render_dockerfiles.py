@@ -87,7 +87,7 @@ def assert_common_final(stage: Stage, vid: str) -> None:
     assert stage.name == "final"
     copies = stage.of("COPY")
     assert f"generated/{vid}/variant.json /opt/gen/variant.json" in copies
-    assert "generator/smoke/ /opt/gen/smoke/" in copies
+    assert "generated/_support/smoke/ /opt/gen/smoke/" in copies
     runs = stage.of("RUN")
     assert runs[-1].endswith("python3 /opt/gen/assert_env.py")  # after every install
     for run in pip_runs(stage):

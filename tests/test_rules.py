@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from helpers import codes, only, plan_of
 
 from generator import knowledge
 from generator.rules import (
@@ -15,7 +16,6 @@ from generator.rules import (
     wheel_gap,
 )
 from generator.smoke.archs import binary_runs_on, cubin_runs_on, ptx_runs_on
-from tests.helpers import codes, only, plan_of
 
 PT = "pytorch/pytorch"
 CUDA = "nvidia/cuda"

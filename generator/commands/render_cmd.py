@@ -49,8 +49,7 @@ def render(matrix_path: str, lock_path: str, root: str, allow_unverified: bool,
     opts = Options(matrix=shown, lock=_display(lock_path, root),
                    lock_found=lock is not None, allow_unverified=allow_unverified)
     base = Path(root)
-    result = engine.render(build_plan(matrix), matrix, lock or Lock(path=lock_path), opts,
-                           root=base)
+    result = engine.render(build_plan(matrix), matrix, lock or Lock(path=lock_path), opts)
     if check:
         drift = tree.check(base, result.files, result.out_dir)
         if drift.stale:

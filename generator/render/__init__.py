@@ -6,11 +6,13 @@ Outputs (all deterministic, no timestamps; `generated/` belongs to render entire
 - `generated/<id>/Dockerfile.dockerignore`: BuildKit's per-Dockerfile ignore file;
 - `generated/<id>/variant.json`: copied to /opt/gen/variant.json, read by the smoke test
   and by the build-time assertion (`assert_env.py`, copied to /opt/gen/assert_env.py);
+- `generated/_support/`: the smoke folder and `assert_env.py`, which every image copies;
 - `generated/variants.json`, `generated/docker-bake.json`, `generated/MATRIX.md`;
 - `.github/workflows/images.yml`, from `templates/images.yml.j2`.
 
-Build context: the repository root, so the smoke folder is not copied 48 times. Each
-Dockerfile copies `generator/smoke/`, `generator/render/assert_env.py` and its own
+Build context: the repository root. gen render writes the smoke folder and the build-time
+assertion once, under `generated/_support/` (from the running package), so any repository
+can build the images, not only gen's own. Each Dockerfile copies those and its own
 `variant.json`; its `Dockerfile.dockerignore` admits only those. The content hash of an
 image (and so its immutable tag `<id>-<12 hex>`) covers exactly these files plus the
 Dockerfile and the ignore file: editing the smoke script changes every tag, and

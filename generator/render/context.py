@@ -23,9 +23,18 @@ from generator.rules import build_archs
 SMOKE_DIR = "/opt/gen/smoke"
 VARIANT_JSON = "/opt/gen/variant.json"
 ASSERT_SCRIPT = "/opt/gen/assert_env.py"
-# Paths inside the build context (the repository root).
-ASSERT_SRC = "generator/render/assert_env.py"
-SMOKE_SRC = "generator/smoke"
+# Support files every image copies, written by gen render under <out>/_support/ so that
+# generated/ is a self-contained build context input for any repository, not only gen's.
+SUPPORT_DIR = "_support"
+
+
+def assert_src(out_dir: str) -> str:
+    return f"{out_dir}/{SUPPORT_DIR}/assert_env.py"
+
+
+def smoke_src(out_dir: str) -> str:
+    return f"{out_dir}/{SUPPORT_DIR}/smoke"
+
 VENV = "/opt/venv"
 LABEL_PREFIX = "gen.variant"
 
@@ -156,7 +165,8 @@ def build_context(v: Variant, matrix: Matrix, lock: Lock, opts: Options) -> Vari
         "matrix": opts.matrix,
         "lock": opts.lock if opts.lock_found else f"{opts.lock} (absent)",
         "paths": {"smoke": SMOKE_DIR, "variant_json": VARIANT_JSON,
-                  "assert": ASSERT_SCRIPT, "assert_src": ASSERT_SRC, "smoke_src": SMOKE_SRC,
+                  "assert": ASSERT_SCRIPT, "assert_src": assert_src(out_dir),
+                  "smoke_src": smoke_src(out_dir),
                   "variant_json_src": f"{out_dir}/{v.id}/variant.json"},
     }
     variant_json = {

@@ -18,11 +18,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 # Baseline: no flash-attn; attention runs through torch's scaled_dot_product_attention.
 
 COPY generated/none-pt2.7.1-cu126-py311-pytorch-runtime-l40/variant.json /opt/gen/variant.json
-COPY generator/render/assert_env.py /opt/gen/assert_env.py
+COPY generated/_support/assert_env.py /opt/gen/assert_env.py
 # Fail the build, not the first run, when an assumption of the plan is wrong.
 RUN python3 /opt/gen/assert_env.py
 
-COPY generator/smoke/ /opt/gen/smoke/
+COPY generated/_support/smoke/ /opt/gen/smoke/
 LABEL \
     org.opencontainers.image.title="gen none-pt2.7.1-cu126-py311-pytorch-runtime-l40" \
     org.opencontainers.image.description="PyTorch 2.7.1 (CUDA 12.6, Python 3.11) for L40, strategy none" \

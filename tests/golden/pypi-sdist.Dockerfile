@@ -26,7 +26,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     python3 -m pip install packaging==25.0 wheel==0.48.0 ninja==1.13.2 psutil==7.2.2 einops==0.8.2
 
 COPY generated/pypi-sdist-fa2.8.3-pt2.7.1-cu126-py311-pytorch-devel-l40/variant.json /opt/gen/variant.json
-COPY generator/render/assert_env.py /opt/gen/assert_env.py
+COPY generated/_support/assert_env.py /opt/gen/assert_env.py
 # Check torch, CUDA, Python and the ABI before spending minutes in nvcc, and
 # everything again, flash-attn included, once it is installed.
 # --no-cache-dir: pip's wheel cache ignores FLASH_ATTN_CUDA_ARCHS and the torch version.
@@ -35,7 +35,7 @@ RUN python3 /opt/gen/assert_env.py --skip-flash-attn \
     && python3 -m pip install --no-cache-dir --no-build-isolation --no-deps --no-binary flash-attn --require-hashes -r /tmp/flash-attn.txt \
     && python3 /opt/gen/assert_env.py
 
-COPY generator/smoke/ /opt/gen/smoke/
+COPY generated/_support/smoke/ /opt/gen/smoke/
 LABEL \
     org.opencontainers.image.title="gen pypi-sdist-fa2.8.3-pt2.7.1-cu126-py311-pytorch-devel-l40" \
     org.opencontainers.image.description="PyTorch 2.7.1 (CUDA 12.6, Python 3.11) + flash-attn 2.8.3 for L40, strategy pypi-sdist" \

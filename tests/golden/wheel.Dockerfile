@@ -41,11 +41,11 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     python3 -m pip install --no-deps einops==0.8.2 /tmp/flash-attn-wheel/flash_attn-2.8.3+cu12torch2.7cxx11abiTRUE-cp310-cp310-linux_x86_64.whl
 
 COPY generated/wheel-fa2.8.3-pt2.7.1-cu126-py310-cuda12.6.3-cudnn-devel-ubuntu22.04-l40/variant.json /opt/gen/variant.json
-COPY generator/render/assert_env.py /opt/gen/assert_env.py
+COPY generated/_support/assert_env.py /opt/gen/assert_env.py
 # Fail the build, not the first run, when an assumption of the plan is wrong.
 RUN python3 /opt/gen/assert_env.py
 
-COPY generator/smoke/ /opt/gen/smoke/
+COPY generated/_support/smoke/ /opt/gen/smoke/
 LABEL \
     org.opencontainers.image.title="gen wheel-fa2.8.3-pt2.7.1-cu126-py310-cuda12.6.3-cudnn-devel-ubuntu22.04-l40" \
     org.opencontainers.image.description="PyTorch 2.7.1 (CUDA 12.6, Python 3.10) + flash-attn 2.8.3 for L40, strategy wheel" \

@@ -415,3 +415,19 @@ def test_support_files_make_generated_a_self_contained_build_input(small_repo: P
         text = dockerfile.read_text()
         assert "COPY generated/_support/smoke/ /opt/gen/smoke/" in text
         assert "generator/" not in text.replace("generated/", "")
+
+
+def test_check_judges_unverified_output_as_it_was_rendered(small_repo: Path):
+    """--check asks whether the output is stale; it checks an --allow-unverified render as
+    such (and says so), while writing one still needs the flag."""
+    (small_repo / "matrix.lock.json").unlink()  # nothing verified
+    assert render_cli(small_repo).returncode == 2
+    assert not (small_repo / "generated").exists()
+    assert render_cli(small_repo, "--allow-unverified").returncode == 0
+    fresh = render_cli(small_repo, "--check")
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "UNVERIFIED variants" in fresh.stderr and "up to date" in fresh.stdout
+    dockerfile = next((small_repo / "generated").glob("*/Dockerfile"))
+    dockerfile.write_text(dockerfile.read_text() + "# edited\n")
+    stale = render_cli(small_repo, "--check")
+    assert stale.returncode == 1 and dockerfile.name in stale.stdout

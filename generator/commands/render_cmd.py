@@ -15,6 +15,19 @@ def _display(path: str, root: str) -> str:
     return path if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
+def _committed_unverified(root: str) -> int:
+    """How many variants the committed generated/variants.json marks unverified (0 when
+    there is none or it cannot be read: then the check simply finds it stale)."""
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads((Path(root) / "generated" / "variants.json").read_text())
+        return sum(1 for v in data["variants"] if v.get("verified") is False)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return 0
+
+
 @click.command()
 @click.option("--matrix", "matrix_path", default="matrix.yaml", show_default=True,
               type=click.Path(dir_okay=False), help="The matrix file.")
@@ -29,7 +42,8 @@ def _display(path: str, root: str) -> str:
                    "UNVERIFIED in their Dockerfile and in MATRIX.md.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 and list stale files when the output on disk "
-                   "differs from a fresh render.")
+                   "differs from a fresh render (made as the committed output was: with "
+                   "--allow-unverified when it has UNVERIFIED variants).")
 def render(matrix_path: str, lock_path: str, root: str, allow_unverified: bool,
            check: bool) -> None:
     """Render Dockerfiles, docker-bake.json, MATRIX.md and the CI workflow."""
@@ -46,6 +60,11 @@ def render(matrix_path: str, lock_path: str, root: str, allow_unverified: bool,
     if matrix.path != shown:  # reasons quote the path: keep the output independent of cwd
         matrix = parse_matrix(Path(matrix_path).read_text(encoding="utf-8"), shown)
     lock = load_lock(lock_path)
+    if check and not allow_unverified and _committed_unverified(root):
+        # --check asks "is the output stale?"; writing still needs the flag.
+        allow_unverified = True
+        click.echo("gen render --check: the committed output has UNVERIFIED variants (rendered "
+                   "with --allow-unverified); checking it as such", err=True)
     opts = Options(matrix=shown, lock=_display(lock_path, root),
                    lock_found=lock is not None, allow_unverified=allow_unverified)
     base = Path(root)

@@ -54,7 +54,8 @@ def test_main_in_process_exit_code(tmp_path, capsys):
 
 def test_help_and_plan_import_no_heavy_modules(repo_root):
     """gen --help and gen plan stay fast: no network, template or async stack is imported."""
-    heavy = ("httpx", "asyncio", "jinja2", "packaging.specifiers", "difflib", "hashlib")
+    heavy = ("httpx", "asyncio", "jinja2", "packaging.specifiers", "difflib", "hashlib",
+             "tempfile")
     for args in (["--help"], ["plan", "--matrix", str(repo_root / "matrix.yaml")]):
         code = (
             "import sys, io, contextlib\n"

@@ -74,15 +74,24 @@ def check_case(torch: Any, attn: AttnFn, dtype_name: str, causal: bool, head_dim
     out_pt = attention_ref(torch, q, k, v, causal, upcast=False, reorder_ops=True)
     checks = [compare(torch, "out", out, out_ref, out_pt, dtype)]
     if backward:
-        g = torch.randn(out.shape, device=DEVICE, dtype=dtype, generator=gen)
-        grads = torch.autograd.grad(out, (q, k, v), g)
-        grads_ref = torch.autograd.grad(out_ref, (q32, k32, v32), g.float())
-        grads_pt = torch.autograd.grad(out_pt, (q, k, v), g)
-        for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt, strict=True):
-            checks.append(compare(torch, name, got, ref, pt, dtype))
+        checks += grad_checks(torch, (q, k, v), (q32, k32, v32), out, out_ref, out_pt, dtype,
+                              gen)
     return {"name": f"{dtype_name}-{'causal' if causal else 'full'}-d{head_dim}",
             "dtype": dtype_name, "causal": causal, "head_dim": head_dim, "varlen": False,
             "backward": backward, "checks": checks, "ok": all(c["ok"] for c in checks)}
+
+
+def grad_checks(torch: Any, low: tuple[Any, ...], full: tuple[Any, ...], out: Any,
+                out_ref: Any, out_pt: Any, dtype: Any, gen: Any) -> list[dict[str, Any]]:
+    """dq, dk, dv of the kernel against the float32 reference, with the same upstream
+    gradient, judged by the same rule as the forward output."""
+    g = torch.randn(out.shape, device=DEVICE, dtype=dtype, generator=gen)
+    grads = torch.autograd.grad(out, low, g)
+    grads_ref = torch.autograd.grad(out_ref, full, g.float())
+    grads_pt = torch.autograd.grad(out_pt, low, g)
+    return [compare(torch, name, got, ref, pt, dtype)
+            for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt,
+                                          strict=True)]
 
 
 def check_varlen(torch: Any, varlen_fn: Any, dtype_name: str, causal: bool, head_dim: int,
@@ -109,12 +118,7 @@ def check_varlen(torch: Any, varlen_fn: Any, dtype_name: str, causal: bool, head
     out_ref = packed_ref(q32, k32, v32)
     out_pt = packed_ref(q, k, v, upcast=False, reorder_ops=True)
     checks = [compare(torch, "out", out, out_ref, out_pt, dtype)]
-    g = torch.randn(out.shape, device=DEVICE, dtype=dtype, generator=gen)
-    grads = torch.autograd.grad(out, (q, k, v), g)
-    grads_ref = torch.autograd.grad(out_ref, (q32, k32, v32), g.float())
-    grads_pt = torch.autograd.grad(out_pt, (q, k, v), g)
-    for name, got, ref, pt in zip(("dq", "dk", "dv"), grads, grads_ref, grads_pt, strict=True):
-        checks.append(compare(torch, name, got, ref, pt, dtype))
+    checks += grad_checks(torch, (q, k, v), (q32, k32, v32), out, out_ref, out_pt, dtype, gen)
     return {"name": f"varlen-{dtype_name}-{'causal' if causal else 'full'}-d{head_dim}",
             "dtype": dtype_name, "causal": causal, "head_dim": head_dim, "varlen": True,
             "backward": True, "checks": checks, "ok": all(c["ok"] for c in checks)}
